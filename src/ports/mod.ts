@@ -1,0 +1,3 @@
+export type { Storage } from "./storage.ts";
+export type { FrameHandler, Transport } from "./transport.ts";
+export { type Clock, every, systemClock } from "./clock.ts";

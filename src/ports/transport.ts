@@ -1,0 +1,22 @@
+import type { NodeId, Peer } from "../raft/types.ts";
+
+/** Receives one frame from a peer. `from` is the id the link proved (or, without a secret, claimed). */
+export type FrameHandler = (from: NodeId, frame: Uint8Array) => void;
+
+/**
+ * Peer-to-peer links carrying opaque binary frames (the driver puts Raft messages and RPCs in them).
+ * Delivery is best effort and ordered per link; frames may be lost when a link drops.
+ */
+export interface Transport {
+  /** Starts listening as `self` and connecting to `peers` (self may be among them; it is skipped). */
+  start(self: Peer, peers: Peer[], onFrame: FrameHandler): Promise<void>;
+  /**
+   * Queues a frame for a peer. Returns false when it was dropped (unknown peer, full queue, link down):
+   * the driver then reports the peer unreachable to Raft.
+   */
+  send(to: NodeId, frame: Uint8Array): boolean;
+  /** Adds or updates a peer's address (membership changes). */
+  addPeer(peer: Peer): void;
+  removePeer(id: NodeId): void;
+  stop(): Promise<void>;
+}
