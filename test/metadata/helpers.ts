@@ -1,0 +1,95 @@
+/** Shared test helpers for the metadata suites: a driver for one FSM, and a mock consensus node. */
+import { StreamBusError } from "../../src/errors.ts";
+import { MetadataFSM } from "../../src/metadata/metadata-fsm.ts";
+import type { ConsensusNode } from "../../src/metadata/consensus-node.ts";
+import { encodeCommand } from "../../src/metadata/operation-codec.ts";
+import type { ApplyResult, Command, MetadataEvent, Operation } from "../../src/metadata/types.ts";
+
+/** Feeds commands to one FSM with increasing indexes, as Raft would. */
+export class FsmDriver {
+  index = 0;
+  seq = 0;
+  readonly events: MetadataEvent[] = [];
+  constructor(readonly fsm = new MetadataFSM(), readonly clientId = "test-client") {
+    fsm.subscribe((e) => this.events.push(e));
+  }
+  run(op: Operation, extra: Partial<Command> = {}): ApplyResult {
+    return this.raw(encodeCommand({ clientId: this.clientId, seq: ++this.seq, op, ...extra }));
+  }
+  raw(data: Uint8Array): ApplyResult {
+    return this.fsm.apply(data, ++this.index);
+  }
+  /** Runs and expects success; returns the value. */
+  ok(op: Operation, extra: Partial<Command> = {}): any {
+    const r = this.run(op, extra);
+    if (!r.ok) throw new Error(`${op.type} unexpectedly rejected: ${r.error.code} ${r.error.message}`);
+    return r.value;
+  }
+}
+
+export const broker = (id: number, extra: Record<string, unknown> = {}) =>
+  ({ id, host: "localhost", port: 9090 + id, ...extra });
+
+export const reg = (id: number, at = 1000, extra: Record<string, unknown> = {}): Operation =>
+  ({ type: "registerBroker", broker: broker(id, extra) as never, at });
+
+/**
+ * A consensus node without Raft: `propose` applies to every FSM of the "cluster" in order (leader first), as
+ * committed entries would. Failure modes are scripted per call.
+ */
+export type ProposeFault = "noLeader" | "notLeader" | "commitThenTimeout" | "timeout" | "unavailable";
+
+export class MockConsensus implements ConsensusNode {
+  readonly id: number;
+  index = 0;
+  leader: number | undefined;
+  readonly faults: ProposeFault[] = [];
+  readonly log: Uint8Array[] = [];
+  barriers = 0;
+  readonly #leaderListeners = new Set<(id: number | undefined) => void>();
+  readonly #handlers = new Map<string, (body: unknown) => Promise<unknown>>();
+
+  constructor(readonly fsms: MetadataFSM[], nodeId = 1, leader: number | undefined = 1) {
+    this.id = nodeId;
+    this.leader = leader;
+  }
+
+  async propose(data: Uint8Array): Promise<{ index: number; result: unknown }> {
+    const fault = this.faults.shift();
+    if (fault === "noLeader" || this.leader === undefined) throw new StreamBusError("NoLeader", "no leader (mock)");
+    if (fault === "notLeader") throw new StreamBusError("NotLeader", "not leader (mock)", { leaderId: this.leader });
+    if (fault === "unavailable") throw new StreamBusError("Unavailable", "transfer in progress (mock)");
+    if (fault === "timeout") throw new StreamBusError("Timeout", "lost before commit (mock)");
+    this.log.push(data);
+    const index = ++this.index;
+    const results = this.fsms.map((f) => f.apply(data, index));
+    if (fault === "commitThenTimeout") throw new StreamBusError("Timeout", "committed but the answer was lost (mock)");
+    return { index, result: results[0] };
+  }
+  async readBarrier(): Promise<void> {
+    if (this.leader === undefined) throw new StreamBusError("NoLeader", "no leader (mock)");
+    this.barriers++;
+  }
+  isLeader() {
+    return this.leader === this.id;
+  }
+  leaderId() {
+    return this.leader;
+  }
+  setLeader(id: number | undefined) {
+    this.leader = id;
+    for (const l of [...this.#leaderListeners]) l(id);
+  }
+  onLeaderChange(listener: (id: number | undefined) => void) {
+    this.#leaderListeners.add(listener);
+    return () => void this.#leaderListeners.delete(listener);
+  }
+  async callLeader(method: string, body: unknown) {
+    const h = this.#handlers.get(method);
+    if (!h) throw new StreamBusError("NotFound", `no handler ${method}`);
+    return h(body);
+  }
+  handle(method: string, handler: (body: unknown) => Promise<unknown>) {
+    this.#handlers.set(method, handler);
+  }
+}

@@ -1,0 +1,58 @@
+import { describe, expect, test } from "bun:test";
+import { Encoder } from "cbor-x";
+import { StreamBusError } from "../../src/errors.ts";
+import { decodeCommand, encodeCommand } from "../../src/metadata/operation-codec.ts";
+import type { Command } from "../../src/metadata/types.ts";
+
+const cbor = new Encoder({ useRecords: false });
+const invalid = (raw: unknown): string => {
+  try {
+    decodeCommand(cbor.encode(raw));
+  } catch (e) {
+    expect(e).toBeInstanceOf(StreamBusError);
+    expect((e as StreamBusError).code).toBe("Invalid");
+    return (e as StreamBusError).message;
+  }
+  throw new Error("expected Invalid");
+};
+
+describe("operation codec", () => {
+  test("round trip keeps every field, and only known fields", () => {
+    const cmd: Command = {
+      clientId: "c",
+      seq: 3,
+      ackBelow: 2,
+      expectedVersion: 9,
+      op: {
+        type: "registerBroker",
+        broker: { id: 1, host: "::1", port: 9092, rack: "r", capacity: 1.5, diskCapacityGB: 10, diskUsedGB: 0, networkBandwidth: 100, version: "v", tags: { b: "2", a: "1" } },
+        at: 5,
+      },
+    };
+    expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
+    const extra = decodeCommand(cbor.encode({ ...cmd, evil: 1, op: { ...cmd.op, sneaky: true } }));
+    expect("evil" in extra).toBe(false);
+    expect("sneaky" in extra.op).toBe(false);
+  });
+
+  test("malformed commands name the offending field", () => {
+    expect(invalid({ clientId: "c", seq: 0, op: { type: "deleteTopic", name: "t" } })).toContain("seq");
+    expect(invalid({ clientId: "", seq: 1, op: { type: "deleteTopic", name: "t" } })).toContain("clientId");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "deleteTopic", name: "" } })).toContain("op.name");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "deleteTopic", name: "a\u0000b" } })).toContain("control characters");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "registerBroker", broker: { id: 1, host: "h", port: 0 }, at: 1 } })).toContain("op.broker.port");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "registerBroker", broker: { id: 1.5, host: "h", port: 1 }, at: 1 } })).toContain("op.broker.id");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "registerBroker", broker: { id: 1, host: "h", port: 1, status: "ZOMBIE" }, at: 1 } })).toContain("status");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "registerBroker", broker: { id: 1, host: "h", port: 1, tags: { a: 1 } }, at: 1 } })).toContain("tags.a");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "updateBrokerStatus", brokerId: 1, status: "ALIVE" } })).toContain("op.at");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "createTopic", name: "t", config: {}, partitions: [], at: 1 } })).toContain("at least one");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "createTopic", name: "t", config: { cleanupPolicy: "x" }, partitions: [{ partitionId: 0, replicas: [1] }], at: 1 } }))
+      .toContain("cleanupPolicy");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "applyAssignment", partitions: [{ topic: "t", partitionId: 0, replicas: [1], leader: 2 }], at: 1 } }))
+      .toContain("must be one of the replicas");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "applyAssignment", partitions: [{ topic: "t", partitionId: 0, replicas: [1] }, { topic: "t", partitionId: 0, replicas: [2] }], at: 1 } }))
+      .toContain("twice");
+    expect(invalid({ clientId: "c", seq: 1, op: { type: "updateIsr", topic: "t", partitionId: 0, isr: [] } })).toContain("non-empty");
+    expect(invalid({ clientId: "c", seq: 2, ackBelow: 3, op: { type: "deleteTopic", name: "t" } })).toContain("ackBelow");
+  });
+});
