@@ -1,0 +1,219 @@
+import { afterAll, expect, test } from "bun:test";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { fileStorage } from "../../runtimes/node/file-storage.ts";
+import { isStreamBusError, type StreamBusError } from "../../src/errors.ts";
+import type { ConfState } from "../../src/raft/types.ts";
+import { makeEntries, runStorageConformance } from "../../src/testing/conformance/storage.ts";
+
+const conf: ConfState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+
+const root = mkdtempSync(join(tmpdir(), "streambus-fs-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+runStorageConformance("file (64 MiB segments)", () => {
+  const dir = join(root, `c${n++}`);
+  return { storage: fileStorage(dir), reopen: () => fileStorage(dir), dispose: () => rmSync(dir, { recursive: true, force: true }) };
+});
+
+// Tiny segments, so rolling, truncating across segments and dropping whole segments all happen.
+runStorageConformance("file (tiny segments)", () => {
+  const dir = join(root, `t${n++}`);
+  const opts = { segmentBytes: 200 };
+  return { storage: fileStorage(dir, opts), reopen: () => fileStorage(dir, opts), dispose: () => rmSync(dir, { recursive: true, force: true }) };
+});
+
+// ---- recovery and the on-disk format ----
+
+function logFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith(".log")).sort().map((f) => join(dir, f));
+}
+
+async function filled(name: string, count: number, opts?: { segmentBytes: number }): Promise<string> {
+  const dir = join(root, name);
+  const s = fileStorage(dir, opts);
+  await s.open();
+  await s.append(makeEntries(1, count, 1, 40));
+  await s.setHardState({ term: 1, vote: 1, commit: count });
+  await s.close();
+  return dir;
+}
+
+async function expectCorrupt(dir: string, file: string, offset: number): Promise<void> {
+  const s = fileStorage(dir);
+  let err: unknown;
+  try {
+    await s.open();
+  } catch (e) {
+    err = e;
+  }
+  expect(isStreamBusError(err, "Corrupt")).toBe(true);
+  const e = err as StreamBusError;
+  expect(e.message).toContain(file);
+  expect(e.message).toContain(`byte offset ${offset}`);
+  expect(e.details).toMatchObject({ file, offset });
+}
+
+const RECORD = 12 + 48; // header + CBOR of a 40-byte entry with index and term below 24
+
+test("a record is 8 header bytes plus the CBOR entry, back to back", async () => {
+  const dir = await filled("format", 3);
+  const [file] = logFiles(dir);
+  expect(statSync(file).size).toBe(3 * RECORD);
+});
+
+test("a torn last record (cut short) is truncated away and appends continue", async () => {
+  const dir = await filled("torn-short", 5);
+  const [file] = logFiles(dir);
+  const size = statSync(file).size;
+  truncateSync(file, size - 7);
+  const s = fileStorage(dir);
+  const initial = await s.open();
+  expect(initial.entries).toEqual(makeEntries(1, 4, 1, 40));
+  expect(s.recovery).toEqual({ tornBytes: RECORD - 7, file });
+  expect(statSync(file).size).toBe(4 * RECORD);
+  await s.append(makeEntries(5, 6, 2, 40));
+  await s.close();
+  const again = fileStorage(dir);
+  expect((await again.open()).entries).toEqual([...makeEntries(1, 4, 1, 40), ...makeEntries(5, 6, 2, 40)]);
+  expect(again.recovery.tornBytes).toBe(0);
+  await again.close();
+});
+
+test("a last record with a bad checksum, or a zero-filled tail, is truncated away", async () => {
+  const dir = await filled("torn-crc", 5);
+  const [file] = logFiles(dir);
+  const buf = readFileSync(file);
+  buf[buf.length - 3] ^= 0x40;
+  writeFileSync(file, Buffer.concat([buf, Buffer.alloc(4096)]));
+  const s = fileStorage(dir);
+  expect((await s.open()).entries).toEqual(makeEntries(1, 4, 1, 40));
+  await s.close();
+  const z = await filled("torn-zero", 3);
+  appendFileSync(logFiles(z)[0], Buffer.alloc(10_000));
+  const s2 = fileStorage(z);
+  expect((await s2.open()).entries.length).toBe(3);
+  expect(s2.recovery.tornBytes).toBe(10_000);
+  await s2.close();
+  const g = await filled("torn-garbage", 3);
+  const noise = new Uint8Array(5000);
+  for (let i = 0, x = 12345; i < noise.length; i++) noise[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  appendFileSync(logFiles(g)[0], noise);
+  const s3 = fileStorage(g);
+  expect((await s3.open()).entries.length).toBe(3);
+  expect(s3.recovery.tornBytes).toBe(5000);
+  await s3.close();
+});
+
+test("a damaged record before the tail refuses to open, naming the file and byte offset", async () => {
+  const dir = await filled("mid-corrupt", 6);
+  const [file] = logFiles(dir);
+  const buf = readFileSync(file);
+  buf[2 * RECORD + 20] ^= 0x01; // inside record 3's payload
+  writeFileSync(file, buf);
+  await expectCorrupt(dir, file, 2 * RECORD);
+  const damagedHeader = await filled("mid-header", 6);
+  const [f2] = logFiles(damagedHeader);
+  const b2 = readFileSync(f2);
+  b2.writeUInt32LE(0, RECORD); // record 2's length zeroed
+  writeFileSync(f2, b2);
+  await expectCorrupt(damagedHeader, f2, RECORD);
+});
+
+test("a torn tail in a segment that is not the newest refuses to open", async () => {
+  const dir = await filled("old-seg", 20, { segmentBytes: 4 * RECORD });
+  const files = logFiles(dir);
+  expect(files.length).toBe(5);
+  truncateSync(files[1], 4 * RECORD - 1);
+  await expectCorrupt(dir, files[1], 3 * RECORD);
+});
+
+test("segments roll at the size limit and covered ones are deleted after a snapshot", async () => {
+  const dir = await filled("roll", 20, { segmentBytes: 4 * RECORD });
+  expect(logFiles(dir).map((f) => basename(f))).toEqual([1, 5, 9, 13, 17].map((i) => String(i).padStart(20, "0") + ".log"));
+  const s = fileStorage(dir, { segmentBytes: 4 * RECORD });
+  await s.open();
+  await s.saveSnapshot({ meta: { index: 10, term: 1, conf }, data: new Uint8Array([1]) });
+  expect(logFiles(dir).length).toBe(3); // 9..12 still holds 11 and 12
+  await s.append(makeEntries(11, 11, 2, 40)); // conflict: cuts 11.. including whole later segments
+  expect(logFiles(dir).length).toBe(1);
+  await s.close();
+  const again = fileStorage(dir, { segmentBytes: 4 * RECORD });
+  const initial = await again.open();
+  expect(initial.entries).toEqual(makeEntries(11, 11, 2, 40));
+  await again.close();
+});
+
+test("a crash between writing a snapshot and dropping segments recovers like the finished call", async () => {
+  for (const [term, want] of [[1, makeEntries(9, 12, 1, 40)], [7, []]] as const) {
+    const dir = await filled(`snap-crash-${term}`, 12, { segmentBytes: 4 * RECORD });
+    const saved = new Map(logFiles(dir).map((f) => [f, readFileSync(f)]));
+    const s = fileStorage(dir, { segmentBytes: 4 * RECORD });
+    await s.open();
+    await s.saveSnapshot({ meta: { index: 8, term, conf }, data: new Uint8Array([2]) });
+    await s.close();
+    for (const [f, b] of saved) writeFileSync(f, b); // the unlinks never happened
+    const again = fileStorage(dir);
+    const initial = await again.open();
+    expect(initial.snapshot?.meta.index).toBe(8);
+    expect(initial.entries).toEqual([...want]);
+    expect(await again.firstIndex()).toBe(9);
+    await again.close();
+  }
+});
+
+test("hard state is replaced atomically: a leftover temp file is ignored, a damaged file refuses", async () => {
+  const dir = await filled("hard", 2);
+  writeFileSync(join(dir, "hardstate.tmp"), new Uint8Array([1, 2, 3])); // a crash mid-write of a new one
+  const s = fileStorage(dir);
+  expect((await s.open()).hardState).toEqual({ term: 1, vote: 1, commit: 2 });
+  expect(readdirSync(dir)).not.toContain("hardstate.tmp");
+  await s.close();
+  const path = join(dir, "hardstate");
+  const b = readFileSync(path);
+  b[b.length - 1] ^= 0xff;
+  writeFileSync(path, b);
+  await expectCorrupt(dir, path, 0);
+});
+
+test("concurrent appends share one write and one fdatasync (group commit)", async () => {
+  const dir = join(root, "group");
+  const s = fileStorage(dir);
+  await s.open();
+  const all = makeEntries(1, 64, 1);
+  await Promise.all(all.map((e) => s.append([e])));
+  expect(s.stats.appends).toBe(64);
+  expect(s.stats.datasyncs).toBe(1); // calls made in one tick share a single write and fdatasync
+  expect(await s.entries(1, 65)).toEqual(all);
+  await s.close();
+  const again = fileStorage(dir);
+  expect((await again.open()).entries).toEqual(all);
+  await again.close();
+});
+
+test("after an I/O error the storage refuses further calls until reopened", async () => {
+  const dir = join(root, "ioerr");
+  const s = fileStorage(dir, { segmentBytes: 100 });
+  await s.open();
+  await s.append(makeEntries(1, 1, 1, 40));
+  rmSync(dir, { recursive: true, force: true });
+  await expect(s.append(makeEntries(2, 3, 1, 40))).rejects.toMatchObject({ code: "Unavailable" });
+  await expect(s.lastIndex()).rejects.toMatchObject({ code: "Unavailable" });
+  await s.close();
+});
+
+test("calls before open() are refused with Unavailable", async () => {
+  const s = fileStorage(join(root, "unopened"));
+  await expect(s.append(makeEntries(1, 1, 1))).rejects.toMatchObject({ code: "Unavailable" });
+});
+
+test("open creates missing parent directories", async () => {
+  const dir = join(root, "a", "b", "c");
+  const s = fileStorage(dir);
+  await s.open();
+  await s.append(makeEntries(1, 1, 1));
+  await s.close();
+  expect(readdirSync(dir)).toContain("00000000000000000001.log");
+});
