@@ -1,0 +1,565 @@
+/**
+ * RaftNode: the driver around the pure Raft core. It owns the I/O the core leaves out: it ticks the core on
+ * a clock, persists each Ready before releasing its messages, sends frames over the transport, applies
+ * committed entries to the application's state machine, takes snapshots, and tracks proposals, reads,
+ * membership changes and app RPCs until they complete.
+ *
+ * @example
+ * const node = new RaftNode(config, fsm, { storage: memoryStorage(), transport: network.transport() });
+ * await node.start();
+ * const { index, result } = await node.propose(new TextEncoder().encode("set x 1"));
+ */
+import { isStreamBusError, StreamBusError } from "../errors.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import { type Clock, every, systemClock } from "../ports/clock.ts";
+import type { Storage } from "../ports/storage.ts";
+import type { Transport } from "../ports/transport.ts";
+import { type Random, seededRandom } from "../rng.ts";
+import { decodeMessage, encodeMessage } from "./codec.ts";
+import { validateConfig } from "./config.ts";
+import { Applier } from "./node-apply.ts";
+import { decodeFrame, raftFrame, wrapProposal } from "./node-frames.ts";
+import { NodeCounters, type RaftNodeMetrics } from "./node-metrics.ts";
+import { PendingRequests, type ProposeResult } from "./node-requests.ts";
+import { PeerBook } from "./node-peers.ts";
+import { type RpcCallOptions, type RpcHandler, RpcMux } from "./node-rpc.ts";
+import { RawNode, type RaftStatus } from "./raw-node.ts";
+import type { ConfChange, ConfState, Message, RaftConfig, Ready, StateMachine } from "./types.ts";
+
+export type { ProposeResult } from "./node-requests.ts";
+
+export interface RaftNodeDeps {
+  storage: Storage;
+  transport: Transport;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+}
+
+export interface ProposeOptions {
+  /** Milliseconds before the promise fails with Timeout (the entry may still commit later). Default 5000. */
+  timeoutMs?: number;
+}
+
+export type RaftNodeStatus = RaftStatus & { leaderId: number | undefined; running: boolean };
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const STOP_WAIT_MS = 5000;
+const U32 = 0x1_0000_0000;
+const NOT_RUNNING = () => new StreamBusError("Unavailable", "the Raft node is not running (not started yet, or stopped)");
+
+export class RaftNode {
+  readonly id: number;
+  private readonly storage: Storage;
+  private readonly transport: Transport;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly logger: Logger;
+  private readonly counters = new NodeCounters();
+  private readonly rpc: RpcMux;
+  private raw: RawNode | undefined;
+  private state: "new" | "starting" | "running" | "halted" | "stopped" = "new";
+  private bindAddr: string | undefined;
+  private readonly peers: PeerBook;
+  private readonly applier: Applier;
+  private nextRequestId = 1;
+  private nextReadId = 1;
+  private lastLead = 0;
+  /** Applied index at the last failed FSM snapshot (retried a threshold later). */
+  private snapshotFailedAt = 0;
+  private stopTicker: (() => void) | undefined;
+  /** True between rawNode.ready() and advance(): inputs to the core wait in the inbox meanwhile. */
+  private busy = false;
+  private readonly inbox: (() => void)[] = [];
+  private loopRunning = false;
+  private loopScheduled = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly pending: PendingRequests;
+  private readonly leaderListeners = new Set<(leaderId: number | undefined) => void>();
+
+  constructor(private readonly config: RaftConfig, private readonly fsm: StateMachine, deps: RaftNodeDeps) {
+    this.id = config.nodeId;
+    this.storage = deps.storage;
+    this.transport = deps.transport;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? seededRandom((config.nodeId * 0x9e3779b1) ^ Math.floor(this.clock.now() * 1000));
+    this.logger = deps.logger ?? silentLogger;
+    this.peers = new PeerBook(this.id, this.transport, this.logger);
+    this.pending = new PendingRequests(this.clock, this.counters);
+    this.applier = new Applier(this.id, fsm, this.peers, this.pending, this.counters, this.logger);
+    this.rpc = new RpcMux(
+      {
+        selfId: () => this.id,
+        isLeader: () => this.isLeader(),
+        leaderId: () => this.leaderId(),
+        send: (to, frame) => this.sendFrame(to, frame),
+      },
+      this.clock,
+      this.logger,
+      this.counters,
+      DEFAULT_TIMEOUT_MS,
+    );
+  }
+
+  /** The address the transport listens on, when it differs from this node's entry in config.peers. */
+  setBindAddr(addr: string): void {
+    this.bindAddr = addr;
+  }
+
+  /** Loads state from storage, restores the state machine, starts the transport, the ticker and the Ready loop. */
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new StreamBusError("Invalid", `RaftNode ${this.id} was already started; create a new one to restart`);
+    validateConfig(this.config);
+    this.state = "starting";
+    for (const p of this.config.peers) this.peers.set(p.id, p.addr);
+    const initial = await this.storage.open();
+    this.checkStillStarting();
+    if (initial.snapshot) this.applier.snapshot(initial.snapshot, false);
+    // The state machine is not durable: replay what was committed before the restart.
+    for (const e of initial.entries) {
+      if (e.index > initial.hardState.commit) break;
+      this.applier.entry(e);
+    }
+    this.applier.incarnation = this.random.int(U32);
+    this.raw = new RawNode({ config: this.config, initial, random: this.random.fork() });
+    const self = { id: this.id, addr: this.bindAddr ?? this.peers.get(this.id) ?? "" };
+    const members = this.peers.peers(this.raw.status().conf);
+    this.peers.started(members);
+    await this.transport.start(self, members, (from, frame) => this.onFrame(from, frame));
+    this.checkStillStarting();
+    this.state = "running";
+    this.stopTicker = every(this.clock, this.config.tickInterval, () => this.exec((raw) => raw.tick()));
+    this.logger.info("raft.started", { applied: this.applier.applied, commit: initial.hardState.commit, term: initial.hardState.term });
+    this.schedule();
+  }
+
+  /** Stops ticking and serving; every pending promise fails with Unavailable. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    const wasStarted = this.state !== "new";
+    this.state = "stopped";
+    this.stopTicker?.();
+    this.failAll(new StreamBusError("Unavailable", `RaftNode ${this.id} stopped before the operation completed`));
+    if (!wasStarted) return;
+    // A write stuck in storage must not hang stop() forever.
+    let timer: unknown;
+    const gaveUp = new Promise<boolean>((r) => (timer = this.clock.setTimeout(() => r(true), STOP_WAIT_MS)));
+    if (await Promise.race([this.loopDone.then(() => false), gaveUp])) {
+      this.logger.warn("raft.stop_gave_up_waiting", { waitedMs: STOP_WAIT_MS });
+    }
+    this.clock.clearTimeout(timer);
+    await this.transport.stop().catch((e) => this.logger.warn("raft.transport_stop_failed", { error: e }));
+    await this.storage.close().catch((e) => this.logger.warn("raft.storage_close_failed", { error: e }));
+    this.logger.info("raft.stopped", { applied: this.applier.applied });
+  }
+
+  /**
+   * Replicates `data` and resolves once it is committed and applied on this node, with the state
+   * machine's result. Works on any node (followers forward to the leader).
+   * Errors: NoLeader (at once), Timeout (outcome unknown), Unavailable (stopping), or apply()'s own error.
+   */
+  propose(data: Uint8Array, opts: ProposeOptions = {}): Promise<ProposeResult> {
+    if (this.state !== "running") return Promise.reject(NOT_RUNNING());
+    if (!(data instanceof Uint8Array)) return Promise.reject(new StreamBusError("Invalid", "propose() takes a Uint8Array"));
+    const requestId = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId + 1 >= U32 ? 1 : this.nextRequestId + 1;
+    const wrapped = wrapProposal({ proposer: this.id, incarnation: this.applier.incarnation, requestId }, data);
+    const { promise, fail } = this.pending.proposal(requestId, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    // While a Ready is in flight the proposal waits in the inbox; without a leader it would only fail later.
+    if (this.busy && this.raw!.status().lead === 0) fail(this.noLeader());
+    else {
+      this.exec((raw) => {
+        try {
+          raw.propose(wrapped);
+        } catch (e) {
+          fail(e);
+        }
+      });
+    }
+    return promise;
+  }
+
+  /**
+   * Linearizable read barrier (ReadIndex): resolves once this node has applied everything committed
+   * before the call, so a local read afterwards sees every write acknowledged before it.
+   */
+  readBarrier(opts: ProposeOptions = {}): Promise<void> {
+    if (this.state !== "running") return Promise.reject(NOT_RUNNING());
+    const ctx = new Uint8Array(8);
+    const dv = new DataView(ctx.buffer);
+    dv.setUint32(0, this.applier.incarnation);
+    dv.setUint32(4, this.nextReadId);
+    this.nextReadId = this.nextReadId + 1 >= U32 ? 1 : this.nextReadId + 1;
+    return this.pending.read(hex(ctx), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, this.config.electionTimeout, (first, fail) => {
+      if (first && this.busy && this.raw!.status().lead === 0) return fail(this.noLeader());
+      this.exec((raw) => {
+        try {
+          raw.readIndex(ctx);
+        } catch (e) {
+          // A retry that finds no leader just waits for the next one; only the first attempt fails fast.
+          if (first) fail(e);
+        }
+      });
+    });
+  }
+
+  isLeader(): boolean {
+    return this.state === "running" && this.raw?.status().role === "leader";
+  }
+
+  leaderId(): number | undefined {
+    if (this.state !== "running" || !this.raw) return undefined;
+    const lead = this.raw.status().lead;
+    return lead === 0 ? undefined : lead;
+  }
+
+  get term(): number {
+    return this.raw?.status().term ?? 0;
+  }
+
+  /** The core's status, with `applied` as this driver has applied it. */
+  status(): RaftNodeStatus {
+    if (!this.raw) {
+      const conf: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+      return {
+        id: this.id, term: 0, vote: 0, commit: 0, applied: 0, lead: 0, role: "follower", conf, lastIndex: 0, firstIndex: 0,
+        snapshotIndex: 0, leadTransferee: 0, addrs: {}, leaderId: undefined, running: false,
+      };
+    }
+    return { ...this.raw.status(), applied: this.applier.applied, leaderId: this.leaderId(), running: this.state === "running" };
+  }
+
+  /** Calls `fn` with the new leader id (undefined: none known) whenever it changes; returns an unsubscribe. */
+  onLeaderChange(fn: (leaderId: number | undefined) => void): () => void {
+    this.leaderListeners.add(fn);
+    return () => this.leaderListeners.delete(fn);
+  }
+
+  /** Calls `fn` after each applied index (entries and snapshots); returns an unsubscribe. */
+  onApplied(fn: (index: number) => void): () => void {
+    return this.applier.onApplied(fn);
+  }
+
+  /** A snapshot of this node's counters and latency samples, for the admin /metrics route. */
+  metrics(): RaftNodeMetrics {
+    const st = this.raw?.status();
+    const c = this.counters;
+    return {
+      nodeId: this.id, term: st?.term ?? 0, commitIndex: st?.commit ?? 0, appliedIndex: this.applier.applied,
+      leaderId: this.leaderId(), isLeader: this.isLeader(),
+      proposals: c.proposals, proposalsFailed: c.proposalsFailed, leaderChanges: c.leaderChanges,
+      snapshotsTaken: c.snapshotsTaken, snapshotsInstalled: c.snapshotsInstalled, readBarriers: c.readBarriers,
+      framesSent: c.framesSent, sendFailures: c.sendFailures, framesReceived: c.framesReceived,
+      malformedFrames: c.malformedFrames, rpcCalls: c.rpcCalls, rpcServed: c.rpcServed,
+      appendLatency: c.appendLatency.summary(), commitLatency: c.commitLatency.summary(),
+    };
+  }
+
+  // ---- membership and leadership --------------------------------------------------------------
+
+  /**
+   * Adds a voting member reachable at `addr`; resolves once the change is applied here (at once if it
+   * is already a voter). Start the new node with config.peers listing the members it joins, itself
+   * included, so it can answer the leader before it has the log (its own list is replaced by the log's).
+   */
+  addVoter(id: number, addr: string, opts: ProposeOptions = {}): Promise<void> {
+    return this.changeConf({ changes: [{ type: "addVoter", nodeId: id, addr }] }, (c) => c.voters.includes(id) && !c.votersOutgoing.length, opts, addr);
+  }
+
+  /** Adds a non-voting member (catches up without counting toward quorum); promote it later with addVoter. */
+  addLearner(id: number, addr: string, opts: ProposeOptions = {}): Promise<void> {
+    return this.changeConf({ changes: [{ type: "addLearner", nodeId: id, addr }] }, (c) => c.learners.includes(id), opts, addr);
+  }
+
+  /** Removes a member (voter or learner); resolves once the change is applied here. */
+  removeNode(id: number, opts: ProposeOptions = {}): Promise<void> {
+    return this.changeConf(
+      { changes: [{ type: "removeNode", nodeId: id }] },
+      (c) => !c.voters.includes(id) && !c.learners.includes(id) && !c.votersOutgoing.includes(id),
+      opts,
+    );
+  }
+
+  /** Hands leadership to `to`; resolves once this node sees `to` as leader, else Timeout. */
+  transferLeadership(to: number, opts: ProposeOptions = {}): Promise<void> {
+    if (this.state !== "running") return Promise.reject(NOT_RUNNING());
+    const timeoutMs = opts.timeoutMs ?? this.config.electionTimeout * 3;
+    const message = `leadership did not move to node ${to} within ${timeoutMs} ms`;
+    return this.pending.wait(() => this.raw!.status().lead === to, timeoutMs, message, (fail) =>
+      this.exec((raw) => {
+        try {
+          raw.transferLeadership(to);
+        } catch (e) {
+          fail(e);
+        }
+      }));
+  }
+
+  // ---- app RPC --------------------------------------------------------------------------------
+
+  /** Registers the handler of an app RPC method (served for calls from any node, and locally). */
+  handle(method: string, handler: RpcHandler): () => void {
+    return this.rpc.handle(method, handler);
+  }
+
+  /** Calls `method` on node `to`. Errors come back as StreamBusError (Timeout, Unavailable, or the handler's). */
+  call(to: number, method: string, body: unknown, opts: RpcCallOptions = {}): Promise<unknown> {
+    if (this.state !== "running") return Promise.reject(NOT_RUNNING());
+    return this.rpc.call(to, method, body, opts);
+  }
+
+  /**
+   * Calls `method` on the current leader (locally when this node leads). Follows one or two NotLeader
+   * redirects; NoLeader when no leader is known.
+   */
+  async callLeader(method: string, body: unknown, opts: RpcCallOptions = {}): Promise<unknown> {
+    if (this.state !== "running") throw NOT_RUNNING();
+    let target = this.leaderId();
+    for (let attempt = 0; ; attempt++) {
+      if (target === undefined) throw this.noLeader();
+      try {
+        return await this.rpc.call(target, method, body, { ...opts, leaderOnly: true });
+      } catch (e) {
+        const hint = isStreamBusError(e, "NotLeader") ? e.leaderId : undefined;
+        if (attempt >= 2 || hint === undefined || hint === target) throw e;
+        target = hint;
+      }
+    }
+  }
+
+  // ---- the Ready loop -------------------------------------------------------------------------
+
+  /** Runs `fn` against the core now, or after the Ready in flight is advanced. */
+  private exec(fn: (raw: RawNode) => void): void {
+    if (this.state !== "running" || !this.raw) return;
+    if (this.busy) {
+      this.inbox.push(() => fn(this.raw!));
+      return;
+    }
+    this.runInput(() => fn(this.raw!));
+    this.schedule();
+  }
+
+  private runInput(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.logger.debug("raft.input_rejected", { error: e });
+    }
+  }
+
+  private schedule(): void {
+    if (this.loopRunning || this.loopScheduled || this.state !== "running") return;
+    this.loopScheduled = true;
+    queueMicrotask(() => {
+      this.loopScheduled = false;
+      if (this.loopRunning || this.state !== "running") return;
+      this.loopRunning = true;
+      this.loopDone = this.loop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const raw = this.raw!;
+    try {
+      for (;;) {
+        while (this.inbox.length > 0) this.runInput(this.inbox.shift()!);
+        this.noticeLeader();
+        if (this.state !== "running" || !raw.hasReady()) return;
+        const rd = raw.ready();
+        this.busy = true;
+        try {
+          await this.persist(rd);
+          if (this.state !== "running") return;
+          this.sendMessages(rd.messages);
+          if (rd.snapshot) this.applier.snapshot(rd.snapshot, true);
+          for (const e of rd.committedEntries) this.applier.entry(e);
+          for (const rs of rd.readStates) this.pending.readState(hex(rs.context), rs.index);
+          this.pending.releaseReads(this.applier.applied);
+        } finally {
+          this.busy = false;
+        }
+        raw.advance(rd);
+        this.afterAdvance();
+        await this.maybeSnapshot();
+      }
+    } catch (e) {
+      // A failed write leaves durability unknown: continuing could break Raft's promises, so halt.
+      this.logger.error("raft.loop_failed", { error: e });
+      this.halt(e);
+    } finally {
+      this.loopRunning = false;
+    }
+  }
+
+  private async persist(rd: Ready): Promise<void> {
+    if (!rd.snapshot && rd.entries.length === 0 && !rd.hardState) return;
+    const t0 = this.clock.now();
+    if (rd.snapshot) await this.storage.saveSnapshot(rd.snapshot);
+    if (rd.entries.length > 0) await this.storage.append(rd.entries);
+    if (rd.hardState) await this.storage.setHardState(rd.hardState);
+    this.counters.appendLatency.observe(this.clock.now() - t0);
+  }
+
+  private sendMessages(messages: Message[]): void {
+    const unreachable = new Set<number>();
+    for (const m of messages) {
+      if (m.to === this.id) {
+        this.exec((raw) => raw.step(m));
+        continue;
+      }
+      if (!this.sendFrame(m.to, raftFrame(encodeMessage(m)))) {
+        if (!unreachable.has(m.to)) {
+          unreachable.add(m.to);
+          this.exec((raw) => raw.reportUnreachable(m.to));
+        }
+        if (m.type === "snap") this.exec((raw) => raw.reportSnapshot(m.to, false));
+      }
+    }
+  }
+
+  private sendFrame(to: number, frame: Uint8Array): boolean {
+    let ok = false;
+    try {
+      ok = this.transport.send(to, frame);
+    } catch (e) {
+      this.logger.warn("raft.send_threw", { to, error: e });
+    }
+    if (ok) this.counters.framesSent++;
+    else this.counters.sendFailures++;
+    return ok;
+  }
+
+  private onFrame(from: number, frame: Uint8Array): void {
+    this.counters.framesReceived++;
+    if (this.state !== "running") return;
+    try {
+      const f = decodeFrame(frame);
+      if (f.kind === "rpcRequest") return this.rpc.onRequest(from, f.request);
+      if (f.kind === "rpcResponse") return this.rpc.onResponse(f.response);
+      const m = decodeMessage(f.payload);
+      if (m.from !== from || m.to !== this.id || m.type === "hup" || m.type === "beat") {
+        throw new StreamBusError("Invalid", `raft message ${m.type} from ${m.from} to ${m.to} arrived on the link of node ${from}`);
+      }
+      this.exec((raw) => {
+        try {
+          raw.step(m);
+        } catch (e) {
+          this.dropFrame(from, e);
+        }
+      });
+    } catch (e) {
+      this.dropFrame(from, e);
+    }
+  }
+
+  private dropFrame(from: number, e: unknown): void {
+    this.counters.malformedFrames++;
+    this.logger.warn("raft.frame_dropped", { from, error: e });
+  }
+
+  private afterAdvance(): void {
+    const st = this.raw!.status();
+    for (const [id, addr] of Object.entries(st.addrs)) if (addr) this.peers.set(Number(id), addr);
+    this.peers.sync(st.conf);
+    this.noticeLeader();
+    this.pending.checkWaiters();
+  }
+
+  /** Once snapshotThreshold entries were applied since the last snapshot, snapshot the FSM and compact. */
+  private async maybeSnapshot(): Promise<void> {
+    const a = this.applier;
+    const since = Math.max(a.snapshotIndex, this.snapshotFailedAt);
+    if (a.applied - since < this.config.snapshotThreshold || this.state !== "running") return;
+    const index = a.applied;
+    let data: Uint8Array;
+    try {
+      data = this.fsm.snapshot();
+    } catch (e) {
+      // The log just grows until the next attempt; nothing is lost by skipping a compaction.
+      this.snapshotFailedAt = index;
+      this.logger.error("raft.fsm_snapshot_failed", { index, error: e });
+      return;
+    }
+    const snap = this.raw!.createSnapshot(index, data);
+    a.snapshotIndex = index;
+    await this.storage.saveSnapshot(snap);
+    await this.storage.compact(snap.meta.index + 1);
+    this.counters.snapshotsTaken++;
+    this.logger.info("raft.snapshot_taken", { index, bytes: data.length });
+  }
+
+  // ---- membership bookkeeping ----------------------------------------------------------------
+
+  private changeConf(cc: ConfChange, done: (c: ConfState) => boolean, opts: ProposeOptions, addr?: string): Promise<void> {
+    if (this.state !== "running") return Promise.reject(NOT_RUNNING());
+    const ch = cc.changes[0]!;
+    if (!Number.isSafeInteger(ch.nodeId) || ch.nodeId <= 0) {
+      return Promise.reject(new StreamBusError("Invalid", `node id must be a positive integer, got ${ch.nodeId}`));
+    }
+    if (addr !== undefined && (typeof addr !== "string" || addr.length === 0)) {
+      return Promise.reject(new StreamBusError("Invalid", `node ${ch.nodeId} needs an address (host:port)`));
+    }
+    if (addr) this.peers.set(ch.nodeId, addr);
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS * 2;
+    return this.pending.wait(() => done(this.raw!.status().conf), timeoutMs, `membership change ${ch.type} ${ch.nodeId} not applied within ${timeoutMs} ms`, (fail) => {
+      if (this.busy && this.raw!.status().lead === 0) return fail(this.noLeader());
+      this.exec((raw) => {
+        try {
+          raw.proposeConfChange(cc);
+        } catch (e) {
+          fail(e);
+        }
+      });
+    });
+  }
+
+  private noticeLeader(): void {
+    if (!this.raw) return;
+    const lead = this.raw.status().lead;
+    if (lead === this.lastLead) return;
+    this.lastLead = lead;
+    if (lead !== 0) this.counters.leaderChanges++;
+    this.logger.info("raft.leader_changed", { leader: lead, term: this.raw.status().term });
+    for (const fn of this.leaderListeners) {
+      try {
+        fn(lead === 0 ? undefined : lead);
+      } catch (e) {
+        this.logger.warn("raft.listener_failed", { error: e });
+      }
+    }
+    this.pending.checkWaiters();
+  }
+
+  /** stop() during start() wins: the start fails instead of bringing a stopped node back. */
+  private checkStillStarting(): void {
+    if ((this.state as string) !== "starting") {
+      void this.transport.stop().catch(() => {});
+      throw new StreamBusError("Unavailable", `RaftNode ${this.id} was stopped while starting`);
+    }
+  }
+
+  private noLeader(): StreamBusError {
+    return new StreamBusError("NoLeader", `node ${this.id} knows no leader right now; retry shortly`);
+  }
+
+  private failAll(err: StreamBusError): void {
+    this.pending.failAll(err);
+    this.rpc.close();
+  }
+
+  /** Stops serving after a fatal error (storage failure); stop() still closes the ports. */
+  private halt(e: unknown): void {
+    if (this.state !== "running") return;
+    this.state = "halted";
+    this.stopTicker?.();
+    this.failAll(new StreamBusError("Unavailable", `RaftNode ${this.id} halted: ${(e as Error)?.message ?? e}`));
+    void this.transport.stop().catch(() => {});
+  }
+}
+
+function hex(b: Uint8Array): string {
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
+}
