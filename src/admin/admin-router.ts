@@ -1,0 +1,245 @@
+/**
+ * The admin HTTP API of CONTRACT.md §3 as a Hono app (web standards only, same on every runtime).
+ * Writes work on any node: the metadata layer forwards them through Raft, heartbeats and drains go to the
+ * leader over the peer link. Reads are linearizable (a ReadIndex barrier, then this node's applied state)
+ * unless `?consistency=stale`.
+ *
+ * @example
+ * const app = createAdminRouter({ node, metadata, registry, coordinator, metrics, adminToken });
+ * runtime.serve(app, "127.0.0.1", 19001);
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { Assignment } from "../cluster/assignment.ts";
+import type { BrokerRegistry } from "../cluster/broker-registry.ts";
+import type { ClusterCoordinator } from "../cluster/cluster-coordinator.ts";
+import type { AssignmentConstraints, BrokerMetadata, TopicState } from "../cluster/types.ts";
+import { isStreamBusError, StreamBusError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { MetadataStore } from "../metadata/metadata-store.ts";
+import type { MetricsRegistry } from "../metrics.ts";
+import type { ConfState, Role } from "../raft/types.ts";
+import { requireTokenOnWrites } from "./auth.ts";
+import { errorResponse, toErrorResponse } from "./http-errors.ts";
+import { brokerBody, heartbeatBody, parseId, parseWith, rebalanceBody, topicBody } from "./schemas.ts";
+
+/** What the admin API reads from the Raft node. */
+export interface AdminRaftView {
+  readonly id: number;
+  status(): { term: number; commit: number; applied: number; role: Role; lead: number; conf: ConfState; running?: boolean };
+  leaderId(): number | undefined;
+}
+
+export interface AdminDeps {
+  node: AdminRaftView;
+  metadata: MetadataStore;
+  registry: BrokerRegistry;
+  coordinator: ClusterCoordinator;
+  metrics: MetricsRegistry;
+  /** Address of each member, for GET /v1/cluster. */
+  memberAddr?: (id: number) => string | undefined;
+  /** Bearer token required on writes; none means writes are open. */
+  adminToken?: string;
+  /** Largest request body, bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Where unexpected (500) errors are logged. */
+  logger?: Logger;
+  /** Mounts extra routes (the peer WebSocket) before the 404 fallback. */
+  extend?: (app: Hono) => void;
+}
+
+type Consistency = "linearizable" | "stale";
+
+/** Builds the admin app. */
+export function createAdminRouter(deps: AdminDeps): Hono {
+  const { node, metadata, registry, coordinator } = deps;
+  const app = new Hono();
+  const maxBody = deps.maxBodyBytes ?? 1 << 20;
+
+  app.onError((e, c) => {
+    if (!isStreamBusError(e)) deps.logger?.error("admin.internal_error", { method: c.req.method, path: new URL(c.req.url).pathname, error: e });
+    return toErrorResponse(c, e);
+  });
+  app.notFound((c) => errorResponse(c, 404, "NotFound", `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
+  deps.extend?.(app);
+
+  app.use("/v1/*", requireTokenOnWrites(deps.adminToken));
+  app.use("/v1/*", bodyLimit({
+    maxSize: maxBody,
+    onError: (c) => errorResponse(c, 413, "TooLarge", `request body exceeds ${maxBody} bytes`),
+  }));
+
+  /** Waits for a linearizable read point unless the caller asked for a stale read. */
+  const readPoint = async (c: Context): Promise<Consistency> => {
+    const q = c.req.query("consistency");
+    if (q !== undefined && q !== "linearizable" && q !== "stale") {
+      throw new StreamBusError("Invalid", `consistency must be "linearizable" or "stale", got "${q.slice(0, 40)}"`);
+    }
+    const consistency: Consistency = q === "stale" ? "stale" : "linearizable";
+    if (consistency === "linearizable") await metadata.versions();
+    return consistency;
+  };
+
+  app.get("/health", (c) => {
+    const s = node.status();
+    const leaderId = node.leaderId();
+    const running = s.running !== false;
+    return c.json({
+      status: !running ? "stopped" : leaderId === undefined ? "no-leader" : "ok",
+      nodeId: node.id,
+      role: s.role,
+      leaderId: leaderId ?? null,
+      term: s.term,
+      commitIndex: s.commit,
+      appliedIndex: s.applied,
+    }, running ? 200 : 503);
+  });
+
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return c.body(await deps.metrics.renderAsync());
+  });
+
+  app.get("/v1/cluster", async (c) => {
+    await readPoint(c);
+    const s = node.status();
+    const leaderId = node.leaderId();
+    const ids = [...new Set([...s.conf.voters, ...s.conf.votersOutgoing, ...s.conf.learners, ...s.conf.learnersNext])].sort((a, b) => a - b);
+    const nodes = ids.map((id) => ({
+      id,
+      addr: deps.memberAddr?.(id) ?? "",
+      role: id === leaderId ? "leader" : s.conf.learners.includes(id) ? "learner" : "follower",
+    }));
+    return c.json({ leaderId: leaderId ?? null, term: s.term, nodes, version: metadata.fsm.version });
+  });
+
+  // ---- brokers ----------------------------------------------------------------------------------
+
+  app.post("/v1/brokers", async (c) => {
+    const body = parseWith(brokerBody, await jsonBody(c, true), "broker");
+    const { broker, created } = await registry.registerBroker(body as BrokerMetadata);
+    return c.json(broker, created ? 201 : 200);
+  });
+
+  app.get("/v1/brokers", async (c) => {
+    // After the read point, the registry's replicated cache is as fresh as a linearizable read.
+    await readPoint(c);
+    return c.json({ brokers: await registry.listBrokers({ consistency: "stale" }) });
+  });
+
+  app.get("/v1/brokers/:id", async (c) => {
+    const id = parseId(c.req.param("id"), "broker id");
+    await readPoint(c);
+    return c.json(await registry.getBroker(id, { consistency: "stale" }));
+  });
+
+  app.delete("/v1/brokers/:id", async (c) => {
+    const id = parseId(c.req.param("id"), "broker id");
+    await registry.deregisterBroker(id);
+    return c.json({ id, deleted: true });
+  });
+
+  app.post("/v1/brokers/:id/heartbeat", async (c) => {
+    const id = parseId(c.req.param("id"), "broker id");
+    const body = parseWith(heartbeatBody, (await jsonBody(c, false)) ?? {}, "heartbeat");
+    return c.json(await registry.recordHeartbeat(id, body.epoch === undefined ? {} : { epoch: body.epoch }));
+  });
+
+  app.post("/v1/brokers/:id/drain", async (c) => {
+    const id = parseId(c.req.param("id"), "broker id");
+    await registry.getBroker(id); // 404 before any work for an unknown broker
+    const result = await coordinator.drainBroker(id);
+    return c.json({ broker: await registry.getBroker(id), result });
+  });
+
+  // ---- topics -----------------------------------------------------------------------------------
+
+  app.post("/v1/topics", async (c) => {
+    const body = parseWith(topicBody, await jsonBody(c, true), "topic");
+    const constraints: AssignmentConstraints | undefined = body.constraints && {
+      ...(body.constraints.rackAware !== undefined && { rackAware: body.constraints.rackAware }),
+      ...(body.constraints.excludedBrokers && { excludedBrokers: new Set(body.constraints.excludedBrokers) }),
+      ...(body.constraints.maxPartitionsPerBroker !== undefined && { maxPartitionsPerBroker: body.constraints.maxPartitionsPerBroker }),
+    };
+    const { topic, assignment } = await coordinator.createTopic(body.name, body.partitions, body.replicationFactor, constraints, body.config ?? {});
+    return c.json({ ...topicView(topic), assignment: assignment.toJSON() }, 201);
+  });
+
+  app.get("/v1/topics", async (c) => {
+    await readPoint(c);
+    return c.json({ topics: metadata.fsm.listTopics().map((t) => topicView(localTopic(metadata, t.name))) });
+  });
+
+  app.get("/v1/topics/:name", async (c) => {
+    const name = c.req.param("name");
+    await readPoint(c);
+    return c.json(topicView(localTopic(metadata, name)));
+  });
+
+  app.delete("/v1/topics/:name", async (c) => {
+    const name = c.req.param("name");
+    await metadata.deleteTopic(name);
+    return c.json({ name, deleted: true });
+  });
+
+  // ---- assignment -------------------------------------------------------------------------------
+
+  app.get("/v1/assignment", async (c) => {
+    await readPoint(c);
+    return c.json(new Assignment(metadata.fsm.listPlacements(), metadata.fsm.assignmentVersion).toJSON());
+  });
+
+  app.post("/v1/rebalance", async (c) => {
+    const body = parseWith(rebalanceBody, (await jsonBody(c, false)) ?? {}, "rebalance request");
+    const r = await coordinator.rebalance({ dryRun: body.dryRun ?? false });
+    return c.json(r);
+  });
+
+  return app;
+}
+
+/** The request body as JSON; undefined for an empty optional body. Invalid for malformed JSON. */
+async function jsonBody(c: Context, required: boolean): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") {
+    if (required) throw new StreamBusError("Invalid", "this request needs a JSON body");
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new StreamBusError("Invalid", "request body is not valid JSON");
+  }
+}
+
+function localTopic(metadata: MetadataStore, name: string): TopicState {
+  const t = metadata.fsm.getTopic(name);
+  if (!t) throw new StreamBusError("NotFound", `topic "${name.slice(0, 249)}" does not exist`);
+  return {
+    name,
+    config: t.config,
+    partitions: metadata.fsm.listPartitions(name).map((p) => ({
+      partitionId: p.partitionId,
+      replicas: [...p.replicas],
+      leader: p.leader,
+      isr: [...p.isr],
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+    })),
+  };
+}
+
+function topicView(t: TopicState) {
+  return {
+    name: t.name,
+    config: t.config,
+    partitions: t.partitions.map((p) => ({
+      partitionId: p.partitionId,
+      replicas: p.replicas,
+      leader: p.leader,
+      isr: p.isr,
+      leaderEpoch: p.leaderEpoch,
+    })),
+  };
+}

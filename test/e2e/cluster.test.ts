@@ -1,0 +1,93 @@
+// End to end with real processes on loopback: three Bun nodes started with the node command.
+import { afterEach, expect, test } from "bun:test";
+import { http, ProcCluster } from "./harness.ts";
+import { failover, registerAndCreateTopic } from "./scenarios.ts";
+
+let cluster: ProcCluster | undefined;
+afterEach(async () => {
+  await cluster?.destroy();
+  cluster = undefined;
+});
+
+async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    console.log(cluster?.logs());
+    throw e;
+  }
+}
+
+test("three Bun nodes: kill -9 the leader, nothing acknowledged is lost, the node restarts and catches up from a snapshot", async () => {
+  cluster = await ProcCluster.create({ runtimes: ["bun", "bun", "bun"], extraArgs: ["--snapshot-threshold", "16"] });
+  await cluster.start();
+  const { snapshotInstalled } = await withLogs(() => failover(cluster!, { writesWhileDown: 40 }));
+  expect(snapshotInstalled).toBe(true);
+}, 90_000);
+
+test("graceful stop: SIGTERM on the leader hands leadership over and exits 0", async () => {
+  cluster = await ProcCluster.create({ runtimes: ["bun", "bun", "bun"] });
+  await cluster.start();
+  await withLogs(async () => {
+    const leader = await cluster!.leader();
+    const code = await leader.kill("SIGTERM");
+    expect(code).toBe(0);
+    expect(leader.lines.some((l) => l.includes('"node.handover"'))).toBe(true);
+    const next = await cluster!.leader(5000);
+    expect(next.id).not.toBe(leader.id);
+    const r = await http(next.port, "POST", "/v1/brokers", { id: 9, host: "h", port: 1 });
+    expect(r.status).toBe(201);
+  });
+}, 60_000);
+
+test("cluster secret and admin token: the cluster forms, writes need the token, garbage on /raft is refused and counted", async () => {
+  cluster = await ProcCluster.create({ runtimes: ["bun", "bun", "bun"], extraArgs: ["--cluster-secret", "e2e-secret", "--admin-token", "tok"] });
+  await cluster.start();
+  await withLogs(async () => {
+    const leader = await cluster!.leader();
+    const denied = await http(leader.port, "POST", "/v1/brokers", { id: 1, host: "h", port: 1 });
+    expect(denied.status).toBe(401);
+    const ok = await http(leader.port, "POST", "/v1/brokers", { id: 1, host: "h", port: 1 }, { authorization: "Bearer tok" });
+    expect(ok.status).toBe(201);
+    // Garbage on the peer WebSocket closes that socket, is counted, and the node keeps serving.
+    const code = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${leader.port}/raft`);
+      ws.binaryType = "arraybuffer";
+      ws.onopen = () => ws.send(new Uint8Array([0x99, 0, 1]));
+      ws.onclose = (e) => resolve(e.code);
+    });
+    expect(code).toBe(1002);
+    const metrics = await http(leader.port, "GET", "/metrics");
+    expect(String(metrics.body)).toContain('streambus_transport_rejected_frames_total{reason="malformed"} 1');
+    const again = await http(leader.port, "POST", "/v1/brokers", { id: 2, host: "h2", port: 1 }, { authorization: "Bearer tok" });
+    expect(again.status).toBe(201);
+  });
+}, 60_000);
+
+test("bad flags: one-line reason and a non-zero exit", async () => {
+  cluster = await ProcCluster.create({ runtimes: ["bun"], extraArgs: ["--peers", "nonsense"] });
+  const n = cluster.nodes[0]!;
+  n.start();
+  const deadline = Date.now() + 15_000;
+  while (n.exitCode === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(n.exitCode).not.toBe(0);
+  expect(n.exitCode).not.toBeUndefined();
+  expect(n.lines.length).toBe(1);
+  expect(n.lines[0]).toContain("--peers");
+}, 30_000);
+
+test("a mixed cluster: one Bun, one Deno and one Node process form one cluster", async () => {
+  const { buildNodeEntry } = await import("./harness.ts");
+  buildNodeEntry(".tmp/e2e/node.js");
+  cluster = await ProcCluster.create({ runtimes: ["bun", "deno", "node"], nodeEntry: ".tmp/e2e/node.js", extraArgs: ["--cluster-secret", "mixed"] });
+  await cluster.start();
+  await withLogs(async () => {
+    await registerAndCreateTopic(cluster!);
+    // Leadership moves across runtimes: stop the leader, the other two elect one and keep serving.
+    const leader = await cluster!.leader();
+    expect(await leader.kill("SIGTERM")).toBe(0);
+    const next = await cluster!.leader(10_000);
+    const r = await http(next.port, "POST", "/v1/brokers", { id: 50, host: "h", port: 1 });
+    expect(r.status).toBe(201);
+  });
+}, 90_000);
