@@ -114,6 +114,16 @@ export interface Message {
   snapshot?: SnapshotChunk;
   /** readIndex / heartbeat: opaque request context echoed back. */
   context?: Uint8Array;
+  /** vote / preVote: the campaign was started by a leadership transfer, so it bypasses the leader lease. */
+  transfer?: boolean;
+  /** snapResp: the next snapshot byte offset the follower expects. */
+  offset?: number;
+  /**
+   * vote / preVote and their responses: the term of the entry at `commit` (the sender's commit index).
+   * A receiver holding the same entry may adopt that commit index, so nodes whose view of the membership
+   * lags can catch up without a leader.
+   */
+  commitTerm?: number;
 }
 
 export interface SnapshotChunk {
