@@ -206,6 +206,15 @@ export class BrokerRegistry {
 
   /** One broker; NotFound when unknown. On the leader `lastHeartbeat` is the latest one seen. */
   async getBroker(id: number, opts: ReadOptions = {}): Promise<BrokerMetadata> {
+    if (opts.consistency === "stale" && this.#needsLoad) {
+      // Before the first load (just after a restart) the cache is empty, not stale: ask the store while it
+      // can answer (else a read served after a read barrier would miss committed brokers).
+      try {
+        return this.#withLiveness(await this.#store.getBrokerMetadata(id));
+      } catch (e) {
+        if (isStreamBusError(e, "NotFound")) throw e;
+      }
+    }
     if (opts.consistency === "stale") {
       const b = this.#cache.get(id);
       if (!b) throw new StreamBusError("NotFound", `broker ${id} is not registered`);
@@ -216,7 +225,10 @@ export class BrokerRegistry {
 
   /** All brokers in id order. */
   async listBrokers(opts: ReadOptions = {}): Promise<BrokerMetadata[]> {
-    const list = opts.consistency === "stale" ? [...this.#cache.values()] : await this.#store.listBrokers();
+    const list = opts.consistency !== "stale" ? await this.#store.listBrokers()
+      // Before the first load the cache is empty, not stale (see getBroker): ask the store while it can answer.
+      : this.#needsLoad ? await this.#store.listBrokers().catch(() => [...this.#cache.values()])
+      : [...this.#cache.values()];
     return list.sort((a, b) => a.id - b.id).map((b) => this.#withLiveness(b));
   }
 
