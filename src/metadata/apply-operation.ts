@@ -44,12 +44,18 @@ function requireKnownBrokers(s: MetadataState, ids: number[], where: string) {
 }
 /** Two live brokers must not share an address; a FAILED or DECOMMISSIONED one may be replaced in place. */
 function requireFreeAddress(s: MetadataState, id: number, host: string, port: number) {
-  for (const b of s.brokers.values()) {
-    if (b.id !== id && b.host === host && b.port === port && b.status !== "FAILED" && b.status !== "DECOMMISSIONED") {
-      reject("Conflict", `address ${brokerAddress({ host, port })} is already registered by broker ${b.id} (${b.status})`, {
-        brokerId: b.id,
-      });
-    }
+  const ids = s.brokers.idsAt(host, port);
+  if (!ids) return;
+  // The lowest conflicting id, so every replica names the same broker whatever order it learned them in.
+  let hit: BrokerRecord | undefined;
+  for (const other of ids) {
+    const b = s.brokers.get(other)!;
+    if (b.id !== id && b.status !== "FAILED" && b.status !== "DECOMMISSIONED" && (!hit || b.id < hit.id)) hit = b;
+  }
+  if (hit) {
+    reject("Conflict", `address ${brokerAddress({ host, port })} is already registered by broker ${hit.id} (${hit.status})`, {
+      brokerId: hit.id,
+    });
   }
 }
 const optionalKeys = ["rack", "capacity", "diskCapacityGB", "diskUsedGB", "networkBandwidth", "version", "tags"] as const;

@@ -63,7 +63,7 @@ export class MetadataFSM implements StateMachine {
       return this.#rejected(toOpError(e));
     }
     const seen = this.#sessions.lookup(cmd.clientId, cmd.seq);
-    if (seen.kind === "duplicate") return structuredClone(seen.result);
+    if (seen.kind === "duplicate") return clonePlain(seen.result);
     if (seen.kind === "stale") {
       return this.#rejected({
         code: "Conflict",
@@ -97,7 +97,7 @@ export class MetadataFSM implements StateMachine {
     }
     this.#sessions.record(cmd.clientId, cmd.seq, cmd.ackBelow, result);
     this.#emit(events, { index: s.index, version: s.version });
-    return structuredClone(result);
+    return clonePlain(result);
   }
 
   /** The whole state and the session table, as CBOR. */
@@ -193,4 +193,18 @@ function toOpError(e: unknown): OpError {
   }
   // A bug, not bad input: still a value, so the log keeps moving; the message says where to look.
   return { code: "Invalid", message: `internal error while applying: ${(e as Error)?.message ?? String(e)}` };
+}
+
+/**
+ * A deep copy of a result (plain objects, arrays and primitives; anything else through structuredClone).
+ * Same effect as structuredClone for these values at a fraction of its cost (on Bun it was ~10% of a
+ * follower's CPU under write load, since every node clones every applied result).
+ */
+function clonePlain<T>(v: T): T {
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(clonePlain) as T;
+  if (Object.getPrototypeOf(v) !== Object.prototype) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = clonePlain((v as Record<string, unknown>)[k]);
+  return out as T;
 }

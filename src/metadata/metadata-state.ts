@@ -10,8 +10,55 @@ export interface TopicEntry {
   partitions: Map<number, PartitionRecord>;
 }
 
+/**
+ * Broker records by id, plus an index of ids by address, so the "one live broker per address" rule costs
+ * O(1) per registration instead of a scan of every broker (which dominated apply time at 10,000 brokers).
+ * Kept in step by set/delete/clear, the only ways records change (they are replaced, never mutated).
+ */
+export class BrokerTable extends Map<number, BrokerRecord> {
+  readonly #byAddr = new Map<string, Set<number>>();
+
+  override set(id: number, rec: BrokerRecord): this {
+    const old = super.get(id);
+    if (old) this.#unindex(old);
+    super.set(id, rec);
+    const key = addrKey(rec.host, rec.port);
+    let ids = this.#byAddr.get(key);
+    if (!ids) this.#byAddr.set(key, (ids = new Set()));
+    ids.add(rec.id);
+    return this;
+  }
+
+  override delete(id: number): boolean {
+    const old = super.get(id);
+    if (old) this.#unindex(old);
+    return super.delete(id);
+  }
+
+  override clear(): void {
+    this.#byAddr.clear();
+    super.clear();
+  }
+
+  /** Ids of the brokers registered at host:port, if any. */
+  idsAt(host: string, port: number): ReadonlySet<number> | undefined {
+    return this.#byAddr.get(addrKey(host, port));
+  }
+
+  #unindex(rec: BrokerRecord): void {
+    const key = addrKey(rec.host, rec.port);
+    const ids = this.#byAddr.get(key);
+    if (!ids) return;
+    ids.delete(rec.id);
+    if (ids.size === 0) this.#byAddr.delete(key);
+  }
+}
+
+/** The port is the last `|`-separated part and numeric, so the key is unambiguous for any host. */
+const addrKey = (host: string, port: number) => `${host}|${port}`;
+
 export class MetadataState {
-  brokers = new Map<number, BrokerRecord>();
+  brokers = new BrokerTable();
   topics = new Map<string, TopicEntry>();
   /** Successful operations applied so far. */
   version = 0;
