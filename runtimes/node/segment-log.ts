@@ -28,13 +28,28 @@ export function segmentPath(dir: string, first: number): string {
   return join(dir, String(first).padStart(20, "0") + ".log");
 }
 
+/**
+ * A hard state whose term and vote equal the durable ones (only the commit index moved) is appended to the
+ * newest segment as a record ["hs", seq, term, vote, commit] instead of replacing the hardstate file, and
+ * without an fdatasync of its own: the next append's fdatasync covers it. This is etcd's rule (its WAL
+ * only syncs a hard state when term or vote changed): a commit index lost in a crash is learned again
+ * from the leader, while term and vote, which Raft's safety rests on, are always fsynced (in the file).
+ * `seq` orders records against the file; the highest wins at recovery.
+ */
+export function encodeHardRecord(seq: number, h: HardState): Uint8Array {
+  return frameRecord(cbor.encode(["hs", seq, h.term, h.vote, h.commit]));
+}
+
 /** One framed record holding `e`. */
 export function encodeEntry(e: Entry): Uint8Array {
   return frameRecord(cbor.encode([e.index, e.term, e.type === "confChange" ? 1 : 0, e.data]));
 }
 
-function decodeEntry(payload: Uint8Array, file: string, offset: number): Entry {
+function decodeEntry(payload: Uint8Array, file: string, offset: number): Entry | { hs: HardState; seq: number } {
   const v = cbor.decode(payload) as unknown;
+  if (Array.isArray(v) && v.length === 5 && v[0] === "hs" && v.slice(1).every((x) => Number.isSafeInteger(x) && x >= 0)) {
+    return { seq: v[1], hs: { term: v[2], vote: v[3], commit: v[4] } };
+  }
   if (!Array.isArray(v) || v.length !== 4 || !(v[3] instanceof Uint8Array) || typeof v[0] !== "number" || typeof v[1] !== "number") {
     throw new StreamBusError("Corrupt", `${file}: record at byte offset ${offset} is not a log entry`, { file, offset });
   }
@@ -88,6 +103,10 @@ export interface RecoveredLog {
   segments: Segment[];
   /** Bytes of a torn tail cut off the newest segment, if any. */
   recovery: { tornBytes: number; file?: string };
+  /** Sequence number of the newest hard state (file or log record). */
+  hardSeq: number;
+  /** Whether that newest hard state is a log record (not the hardstate file). */
+  hardInLog: boolean;
 }
 
 /**
@@ -104,6 +123,8 @@ export async function recoverLog(dir: string): Promise<RecoveredLog> {
     posOff: [],
     segments: [],
     recovery: { tornBytes: 0 },
+    hardSeq: 0,
+    hardInLog: false,
   };
   try {
     await makeDirDurably(dir);
@@ -111,8 +132,9 @@ export async function recoverLog(dir: string): Promise<RecoveredLog> {
     for (const n of names) if (n.endsWith(".tmp")) await removeFile(join(dir, n));
     if (names.includes("hardstate")) {
       const path = join(dir, "hardstate");
-      const h = cbor.decode(singleRecord(await readFile(path), path)) as HardState;
+      const h = cbor.decode(singleRecord(await readFile(path), path)) as HardState & { seq?: number };
       r.hard = { term: h.term, vote: h.vote, commit: h.commit };
+      r.hardSeq = h.seq ?? 0;
     }
     if (names.includes("snapshot")) {
       const path = join(dir, "snapshot");
@@ -151,6 +173,14 @@ async function loadSegment(r: RecoveredLog, path: string, newest: boolean): Prom
   let expected = first;
   for (const rec of records) {
     const e = decodeEntry(rec.payload, path, rec.offset);
+    if ("hs" in e) {
+      if (e.seq > r.hardSeq) {
+        r.hard = e.hs;
+        r.hardSeq = e.seq;
+        r.hardInLog = true;
+      }
+      continue;
+    }
     if (e.index !== expected) {
       const offset = rec.offset;
       throw new StreamBusError("Corrupt", `${path}: record at byte offset ${offset} holds index ${e.index}, expected ${expected}`, { file: path, offset });

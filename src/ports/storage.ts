@@ -3,7 +3,10 @@ import type { Entry, HardState, InitialState, Snapshot } from "../raft/types.ts"
 /**
  * Durable Raft storage. Every mutating method resolves only once its effect is durable (fsync or
  * equivalent); a crash after it resolves loses nothing. Calls are issued one at a time by the driver
- * (the next begins after the previous resolved), but an implementation may batch internally.
+ * (the next begins after the previous resolved), except that one Ready's append and a setHardState that
+ * only moves the commit index may be issued together: an implementation applies calls in the order made
+ * and, after a failed call, fails every later one (so a commit never outlives the entries it covers).
+ * An implementation may batch internally.
  *
  * The log holds entries (firstIndex..lastIndex), contiguous. After a snapshot at index S, firstIndex is
  * S + 1 unless a suffix was kept.
