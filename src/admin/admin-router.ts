@@ -22,7 +22,12 @@ import type { MetricsRegistry } from "../metrics.ts";
 import type { ConfState, Role } from "../raft/types.ts";
 import { requireTokenOnWrites } from "./auth.ts";
 import { errorResponse, toErrorResponse } from "./http-errors.ts";
-import { brokerBody, heartbeatBody, parseId, parseWith, rebalanceBody, topicBody } from "./schemas.ts";
+import type * as Schemas from "./schemas.ts";
+
+// The request schemas pull in zod (several MB of code once loaded): load them with the first request that
+// needs them rather than at start, so an idle node stays small (bench:footprint).
+let schemasModule: Promise<typeof Schemas> | undefined;
+const schemas = (): Promise<typeof Schemas> => (schemasModule ??= import("./schemas.ts"));
 
 /** What the admin API reads from the Raft node. */
 export interface AdminRaftView {
@@ -117,6 +122,7 @@ export function createAdminRouter(deps: AdminDeps): Hono {
   // ---- brokers ----------------------------------------------------------------------------------
 
   app.post("/v1/brokers", async (c) => {
+    const { parseWith, brokerBody } = await schemas();
     const body = parseWith(brokerBody, await jsonBody(c, true), "broker");
     const { broker, created } = await registry.registerBroker(body as BrokerMetadata);
     return c.json(broker, created ? 201 : 200);
@@ -129,25 +135,26 @@ export function createAdminRouter(deps: AdminDeps): Hono {
   });
 
   app.get("/v1/brokers/:id", async (c) => {
-    const id = parseId(c.req.param("id"), "broker id");
+    const id = (await schemas()).parseId(c.req.param("id"), "broker id");
     await readPoint(c);
     return c.json(await registry.getBroker(id, { consistency: "stale" }));
   });
 
   app.delete("/v1/brokers/:id", async (c) => {
-    const id = parseId(c.req.param("id"), "broker id");
+    const id = (await schemas()).parseId(c.req.param("id"), "broker id");
     await registry.deregisterBroker(id);
     return c.json({ id, deleted: true });
   });
 
   app.post("/v1/brokers/:id/heartbeat", async (c) => {
-    const id = parseId(c.req.param("id"), "broker id");
+    const id = (await schemas()).parseId(c.req.param("id"), "broker id");
+    const { parseWith, heartbeatBody } = await schemas();
     const body = parseWith(heartbeatBody, (await jsonBody(c, false)) ?? {}, "heartbeat");
     return c.json(await registry.recordHeartbeat(id, body.epoch === undefined ? {} : { epoch: body.epoch }));
   });
 
   app.post("/v1/brokers/:id/drain", async (c) => {
-    const id = parseId(c.req.param("id"), "broker id");
+    const id = (await schemas()).parseId(c.req.param("id"), "broker id");
     await registry.getBroker(id); // 404 before any work for an unknown broker
     const result = await coordinator.drainBroker(id);
     return c.json({ broker: await registry.getBroker(id), result });
@@ -156,6 +163,7 @@ export function createAdminRouter(deps: AdminDeps): Hono {
   // ---- topics -----------------------------------------------------------------------------------
 
   app.post("/v1/topics", async (c) => {
+    const { parseWith, topicBody } = await schemas();
     const body = parseWith(topicBody, await jsonBody(c, true), "topic");
     const constraints: AssignmentConstraints | undefined = body.constraints && {
       ...(body.constraints.rackAware !== undefined && { rackAware: body.constraints.rackAware }),
@@ -191,6 +199,7 @@ export function createAdminRouter(deps: AdminDeps): Hono {
   });
 
   app.post("/v1/rebalance", async (c) => {
+    const { parseWith, rebalanceBody } = await schemas();
     const body = parseWith(rebalanceBody, (await jsonBody(c, false)) ?? {}, "rebalance request");
     const r = await coordinator.rebalance({ dryRun: body.dryRun ?? false });
     return c.json(r);

@@ -20,6 +20,8 @@ export interface NodeCommandOptions {
   /** Entries applied between snapshots (default: the Raft default, 8192). */
   snapshotThreshold?: number;
   logLevel: LogLevel;
+  /** Fault suite only: serve POST /debug/partition (see src/transport/fault-injection.ts). */
+  faultInjection?: boolean;
 }
 
 export type ParsedArgs = { kind: "help"; text: string } | { kind: "run"; options: NodeCommandOptions };
@@ -45,6 +47,8 @@ options:
   --admin-token T            bearer token required on admin writes (env STREAMBUS_ADMIN_TOKEN)
   --snapshot-threshold N     entries applied between snapshots (default 8192)
   --log-level L              debug | info | warn | error (default info)
+  --fault-injection          testing only: serve POST /debug/partition {"block":[ids]} to drop
+                             frames to/from those peers (off by default; never in production)
   --help                     this text`;
 
 const ALIASES: Record<string, string> = {
@@ -59,6 +63,10 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--help" || arg === "-h") return { kind: "help", text: USAGE };
+    if (arg === "--fault-injection") {
+      raw.faultInjection = "1";
+      continue;
+    }
     const eq = arg.indexOf("=");
     const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
     const key = ALIASES[flag];
@@ -99,6 +107,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   if (raw.dataDir !== undefined && raw.dataDir.trim() === "") throw new UsageError("--data-dir must not be empty");
   if (clusterSecret !== undefined) options.clusterSecret = clusterSecret;
   if (adminToken !== undefined) options.adminToken = adminToken;
+  if (raw.faultInjection !== undefined) options.faultInjection = true;
   if (raw.snapshotThreshold !== undefined) options.snapshotThreshold = positiveInt(raw.snapshotThreshold, "--snapshot-threshold");
   return { kind: "run", options };
 }

@@ -50,6 +50,7 @@ export async function runNodeCommand(host: CommandHost): Promise<StreamBusNode |
       ...(o.clusterSecret !== undefined && { clusterSecret: o.clusterSecret }),
       ...(o.adminToken !== undefined && { adminToken: o.adminToken }),
       ...(o.snapshotThreshold !== undefined && { snapshotThreshold: o.snapshotThreshold }),
+      ...(o.faultInjection && { faultInjection: true }),
     });
     await node.start();
   } catch (e) {

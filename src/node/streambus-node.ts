@@ -26,6 +26,7 @@ import type { Transport } from "../ports/transport.ts";
 import { defaultConfig } from "../raft/config.ts";
 import { RaftNode } from "../raft/raft-node.ts";
 import type { Peer, RaftConfig } from "../raft/types.ts";
+import { FaultInjectingTransport, mountFaultRoutes } from "../transport/fault-injection.ts";
 import { parseHostPort } from "../transport/link-protocol.ts";
 import type { HttpServer, RuntimeAdapter } from "../transport/runtime-adapter.ts";
 import { WebSocketTransport, type WebSocketTransportOptions } from "../transport/websocket-transport.ts";
@@ -52,6 +53,10 @@ export interface StreamBusNodeOptions {
   checkIntervalMs?: number;
   maxBodyBytes?: number;
   logger?: Logger;
+  /** Campaign within one election timeout of starting, not up to two (see RaftNodeDeps). Default true. */
+  advanceElectionTicks?: boolean;
+  /** Fault suite only: drop peer frames on demand via `POST /debug/partition` (off by default). */
+  faultInjection?: boolean;
 }
 
 export class StreamBusNode {
@@ -95,9 +100,16 @@ export class StreamBusNode {
       metrics: this.metrics,
       ...(opts.clusterSecret !== undefined && { clusterSecret: opts.clusterSecret }),
     });
-    this.transport = opts.peerTransport ?? this.webSocket!;
+    const peerTransport = opts.peerTransport ?? this.webSocket!;
+    const faults = opts.faultInjection ? new FaultInjectingTransport(peerTransport) : undefined;
+    this.transport = faults ?? peerTransport;
     this.fsm = new MetadataFSM({ logger: this.logger });
-    this.raft = new RaftNode(config, this.fsm, { storage: opts.storage, transport: this.transport, logger: this.logger });
+    this.raft = new RaftNode(config, this.fsm, {
+      storage: opts.storage,
+      transport: this.transport,
+      logger: this.logger,
+      advanceElectionTicks: opts.advanceElectionTicks ?? true,
+    });
     this.raft.setBindAddr(this.listen);
     this.metadata = new MetadataStore(this.fsm, this.raft);
     this.clusterStore = new ClusterMetadataStore(this.metadata);
@@ -120,6 +132,7 @@ export class StreamBusNode {
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
       extend: (app) => {
         if (opts.runtime && this.webSocket) opts.runtime.mountPeerRoute(app, this.webSocket);
+        if (faults) mountFaultRoutes(app, faults, opts.adminToken);
       },
     });
   }

@@ -19,4 +19,9 @@ export interface Transport {
   addPeer(peer: Peer): void;
   removePeer(id: NodeId): void;
   stop(): Promise<void>;
+  /**
+   * Optional: calls `fn` when the open link to a peer closes (the peer's process died, or the link broke).
+   * The driver uses it to notice a dead leader long before an election timeout. Returns an unsubscribe.
+   */
+  onPeerDown?(fn: (id: NodeId) => void): () => void;
 }

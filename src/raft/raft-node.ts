@@ -16,15 +16,18 @@ import type { Storage } from "../ports/storage.ts";
 import type { Transport } from "../ports/transport.ts";
 import { type Random, seededRandom } from "../rng.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
-import { validateConfig } from "./config.ts";
+import { electionTicks, validateConfig } from "./config.ts";
 import { Applier } from "./node-apply.ts";
-import { decodeFrame, raftFrame, wrapProposal } from "./node-frames.ts";
+import { decodeFrame, MAX_BATCH_MESSAGES, raftBatchFrame, raftFrame, wrapProposal } from "./node-frames.ts";
 import { NodeCounters, type RaftNodeMetrics } from "./node-metrics.ts";
 import { PendingRequests, type ProposeResult } from "./node-requests.ts";
 import { PeerBook } from "./node-peers.ts";
 import { type RpcCallOptions, type RpcHandler, RpcMux } from "./node-rpc.ts";
 import { RawNode, type RaftStatus } from "./raw-node.ts";
-import type { ConfChange, ConfState, Message, RaftConfig, Ready, StateMachine } from "./types.ts";
+import type { ConfChange, ConfState, Message, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
+
+/** A batch frame stops growing past this many bytes (a single larger message still goes alone). */
+const BATCH_FRAME_BYTES = 1 << 20;
 
 export type { ProposeResult } from "./node-requests.ts";
 
@@ -34,6 +37,12 @@ export interface RaftNodeDeps {
   clock?: Clock;
   random?: Random;
   logger?: Logger;
+  /**
+   * Advance the election clock at start (etcd's initial-election-tick-advance), so a fresh cluster elects
+   * within about one election timeout rather than up to two. Needs PreVote, which keeps an early campaign
+   * from disturbing a live leader. Default false (tests keep exact timings); the node command turns it on.
+   */
+  advanceElectionTicks?: boolean;
 }
 
 export interface ProposeOptions {
@@ -65,9 +74,22 @@ export class RaftNode {
   private nextRequestId = 1;
   private nextReadId = 1;
   private lastLead = 0;
+  private readonly advanceTicks: boolean;
+  /** The core's status, computed at most once between two inputs to the core (RawNode.status() copies a lot). */
+  private statusCache: RaftStatus | undefined;
+  /** The read barrier whose ReadIndex has not reached the core yet: later barriers share it. */
+  private readBatch: { timeoutMs: number; promise: Promise<void> } | undefined;
+  /** Lead and role as of the last Ready (a change always comes with one, as softState). */
+  private coreLead = 0;
+  private coreRole: Role = "follower";
+  /** Term and vote as last persisted (a Ready changing them sends nothing before its write). */
+  private persistedTerm = 0;
+  private persistedVote = 0;
   /** Applied index at the last failed FSM snapshot (retried a threshold later). */
   private snapshotFailedAt = 0;
   private stopTicker: (() => void) | undefined;
+  private stopPeerDown: (() => void) | undefined;
+  private fastCampaignTimer: unknown;
   /** True between rawNode.ready() and advance(): inputs to the core wait in the inbox meanwhile. */
   private busy = false;
   private readonly inbox: (() => void)[] = [];
@@ -84,6 +106,7 @@ export class RaftNode {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? seededRandom((config.nodeId * 0x9e3779b1) ^ Math.floor(this.clock.now() * 1000));
     this.logger = deps.logger ?? silentLogger;
+    this.advanceTicks = deps.advanceElectionTicks ?? false;
     this.peers = new PeerBook(this.id, this.transport, this.logger);
     this.pending = new PendingRequests(this.clock, this.counters);
     this.applier = new Applier(this.id, fsm, this.peers, this.pending, this.counters, this.logger);
@@ -114,6 +137,8 @@ export class RaftNode {
     for (const p of this.config.peers) this.peers.set(p.id, p.addr);
     const initial = await this.storage.open();
     this.checkStillStarting();
+    this.persistedTerm = initial.hardState.term;
+    this.persistedVote = initial.hardState.vote;
     if (initial.snapshot) this.applier.snapshot(initial.snapshot, false);
     // The state machine is not durable: replay what was committed before the restart.
     for (const e of initial.entries) {
@@ -122,12 +147,18 @@ export class RaftNode {
     }
     this.applier.incarnation = this.random.int(U32);
     this.raw = new RawNode({ config: this.config, initial, random: this.random.fork() });
+    ({ lead: this.coreLead, role: this.coreRole } = this.raw.status());
     const self = { id: this.id, addr: this.bindAddr ?? this.peers.get(this.id) ?? "" };
     const members = this.peers.peers(this.raw.status().conf);
     this.peers.started(members);
     await this.transport.start(self, members, (from, frame) => this.onFrame(from, frame));
     this.checkStillStarting();
+    this.stopPeerDown = this.transport.onPeerDown?.((id) => this.leaderLinkDown(id));
     this.state = "running";
+    if (this.advanceTicks && this.config.preVote && this.config.peers.length > 1) {
+      // Leaves between 1 tick and one election timeout before the first (pre-)campaign.
+      for (let i = 0; i < electionTicks(this.config) - 1; i++) this.runInput(() => this.raw!.tick());
+    }
     this.stopTicker = every(this.clock, this.config.tickInterval, () => this.exec((raw) => raw.tick()));
     this.logger.info("raft.started", { applied: this.applier.applied, commit: initial.hardState.commit, term: initial.hardState.term });
     this.schedule();
@@ -139,6 +170,8 @@ export class RaftNode {
     const wasStarted = this.state !== "new";
     this.state = "stopped";
     this.stopTicker?.();
+    this.stopPeerDown?.();
+    this.clock.clearTimeout(this.fastCampaignTimer);
     this.failAll(new StreamBusError("Unavailable", `RaftNode ${this.id} stopped before the operation completed`));
     if (!wasStarted) return;
     // A write stuck in storage must not hang stop() forever.
@@ -166,7 +199,7 @@ export class RaftNode {
     const wrapped = wrapProposal({ proposer: this.id, incarnation: this.applier.incarnation, requestId }, data);
     const { promise, fail } = this.pending.proposal(requestId, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     // While a Ready is in flight the proposal waits in the inbox; without a leader it would only fail later.
-    if (this.busy && this.raw!.status().lead === 0) fail(this.noLeader());
+    if (this.busy && this.st().lead === 0) fail(this.noLeader());
     else {
       this.exec((raw) => {
         try {
@@ -185,14 +218,39 @@ export class RaftNode {
    */
   readBarrier(opts: ProposeOptions = {}): Promise<void> {
     if (this.state !== "running") return Promise.reject(NOT_RUNNING());
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // Barriers that start before the pending one's ReadIndex reaches the core share it (as etcd batches
+    // reads): its read point is taken after they started, so it serves them all.
+    if (this.readBatch?.timeoutMs === timeoutMs) return this.readBatch.promise;
+    const batch = { timeoutMs, promise: undefined as unknown as Promise<void> };
+    this.readBatch = batch;
+    batch.promise = this.issueReadBarrier(timeoutMs, () => {
+      if (this.readBatch === batch) this.readBatch = undefined;
+    });
+    if (this.readBatch === batch) {
+      // Settled without reaching the core (failed fast): nothing may join it any more.
+      void batch.promise.then(() => this.closeReadBatch(batch), () => this.closeReadBatch(batch));
+    }
+    return batch.promise;
+  }
+
+  private closeReadBatch(batch: { timeoutMs: number; promise: Promise<void> }): void {
+    if (this.readBatch === batch) this.readBatch = undefined;
+  }
+
+  private issueReadBarrier(timeoutMs: number, reachedCore: () => void): Promise<void> {
     const ctx = new Uint8Array(8);
     const dv = new DataView(ctx.buffer);
     dv.setUint32(0, this.applier.incarnation);
     dv.setUint32(4, this.nextReadId);
     this.nextReadId = this.nextReadId + 1 >= U32 ? 1 : this.nextReadId + 1;
-    return this.pending.read(hex(ctx), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, this.config.electionTimeout, (first, fail) => {
-      if (first && this.busy && this.raw!.status().lead === 0) return fail(this.noLeader());
+    return this.pending.read(hex(ctx), timeoutMs, this.config.electionTimeout, (first, fail) => {
+      if (first && this.busy && this.st().lead === 0) {
+        reachedCore();
+        return fail(this.noLeader());
+      }
       this.exec((raw) => {
+        reachedCore();
         try {
           raw.readIndex(ctx);
         } catch (e) {
@@ -204,17 +262,17 @@ export class RaftNode {
   }
 
   isLeader(): boolean {
-    return this.state === "running" && this.raw?.status().role === "leader";
+    return this.state === "running" && this.raw !== undefined && this.st().role === "leader";
   }
 
   leaderId(): number | undefined {
     if (this.state !== "running" || !this.raw) return undefined;
-    const lead = this.raw.status().lead;
+    const lead = this.st().lead;
     return lead === 0 ? undefined : lead;
   }
 
   get term(): number {
-    return this.raw?.status().term ?? 0;
+    return this.raw ? this.st().term : 0;
   }
 
   /** The core's status, with `applied` as this driver has applied it. */
@@ -345,7 +403,14 @@ export class RaftNode {
       fn();
     } catch (e) {
       this.logger.debug("raft.input_rejected", { error: e });
+    } finally {
+      this.statusCache = undefined;
     }
+  }
+
+  /** The core's status (cached until the next input to the core; treat as read-only). */
+  private st(): RaftStatus {
+    return (this.statusCache ??= this.raw!.status());
   }
 
   private schedule(): void {
@@ -364,14 +429,26 @@ export class RaftNode {
     try {
       for (;;) {
         while (this.inbox.length > 0) this.runInput(this.inbox.shift()!);
-        this.noticeLeader();
+        // A change of leader or role always makes a Ready (with softState), so no check is needed before.
         if (this.state !== "running" || !raw.hasReady()) return;
         const rd = raw.ready();
+        this.statusCache = undefined;
+        if (rd.softState) {
+          this.coreLead = rd.softState.lead;
+          this.coreRole = rd.softState.role;
+        }
+        this.noticeLeader();
         this.busy = true;
         try {
+          // A leader's appends and heartbeats go out before its own write, so the followers' fsyncs overlap
+          // the leader's (etcd does the same). Safe: the core counts the leader's own copy toward a commit
+          // only when it processes acknowledgements, which wait in the inbox until this Ready is durable;
+          // and an entry is applied (and its write acknowledged) only in a later Ready.
+          const early = this.canSendEarly(rd);
+          if (early) this.sendMessages(rd.messages);
           await this.persist(rd);
           if (this.state !== "running") return;
-          this.sendMessages(rd.messages);
+          if (!early) this.sendMessages(rd.messages);
           if (rd.snapshot) this.applier.snapshot(rd.snapshot, true);
           for (const e of rd.committedEntries) this.applier.entry(e);
           for (const rs of rd.readStates) this.pending.readState(hex(rs.context), rs.index);
@@ -380,7 +457,8 @@ export class RaftNode {
           this.busy = false;
         }
         raw.advance(rd);
-        this.afterAdvance();
+        this.statusCache = undefined;
+        this.afterAdvance(rd);
         await this.maybeSnapshot();
       }
     } catch (e) {
@@ -396,26 +474,94 @@ export class RaftNode {
     if (!rd.snapshot && rd.entries.length === 0 && !rd.hardState) return;
     const t0 = this.clock.now();
     if (rd.snapshot) await this.storage.saveSnapshot(rd.snapshot);
-    if (rd.entries.length > 0) await this.storage.append(rd.entries);
-    if (rd.hardState) await this.storage.setHardState(rd.hardState);
+    const hs = rd.hardState;
+    const commitOnly = hs !== undefined && hs.term === this.persistedTerm && hs.vote === this.persistedVote;
+    if (commitOnly && rd.entries.length === 0 && !rd.snapshot) {
+      // Nothing in this Ready needs to be on disk before its messages leave or its entries apply: every
+      // committed entry was made durable by an earlier Ready, and a commit index lost in a crash is
+      // learned again from the leader (etcd does not even fsync it). Write it without waiting; storage
+      // keeps call order, and a failure fails the next write and halts the node there.
+      this.storage.setHardState(hs).catch((e) => {
+        this.logger.error("raft.loop_failed", { error: e });
+        this.halt(e);
+      });
+      return;
+    }
+    if (rd.entries.length > 0 && commitOnly) {
+      // Only the commit index moved: issue both writes at once so storage can make them one write and one
+      // fsync. Storages apply calls in order and fail every later call after a failed one (ports/storage.ts),
+      // so the commit can never be durable without the entries it covers.
+      await Promise.all([this.storage.append(rd.entries), this.storage.setHardState(hs)]);
+    } else {
+      if (rd.entries.length > 0) await this.storage.append(rd.entries);
+      if (hs) await this.storage.setHardState(hs);
+    }
+    if (rd.hardState) {
+      this.persistedTerm = rd.hardState.term;
+      this.persistedVote = rd.hardState.vote;
+    }
     this.counters.appendLatency.observe(this.clock.now() - t0);
   }
 
+  /**
+   * Whether `rd`'s messages may leave before it is persisted: in a Ready that changes neither term nor vote
+   * and carries no snapshot, any messages when it has no new entries, else only a leader's appends and
+   * heartbeats. Everything else (votes, acknowledgements of new entries, snapshots) promises something
+   * about this node's disk and waits for the write.
+   */
+  private canSendEarly(rd: Ready): boolean {
+    if (rd.snapshot || rd.messages.length === 0) return false;
+    const hs = rd.hardState;
+    if (hs && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote)) return false;
+    // No new entries: the messages can only vouch for what earlier Readies made durable.
+    if (rd.entries.length === 0) return true;
+    if (this.coreRole !== "leader") return false;
+    for (const m of rd.messages) if (m.type !== "app" && m.type !== "heartbeat") return false;
+    return true;
+  }
+
+  /**
+   * Sends a Ready's messages, one frame per peer (in order) rather than one per message: on a busy leader
+   * that is one WebSocket send per follower per Ready. Snapshots travel alone.
+   */
   private sendMessages(messages: Message[]): void {
-    const unreachable = new Set<number>();
+    const byPeer = new Map<number, Message[]>();
     for (const m of messages) {
       if (m.to === this.id) {
         this.exec((raw) => raw.step(m));
         continue;
       }
-      if (!this.sendFrame(m.to, raftFrame(encodeMessage(m)))) {
-        if (!unreachable.has(m.to)) {
-          unreachable.add(m.to);
-          this.exec((raw) => raw.reportUnreachable(m.to));
-        }
-        if (m.type === "snap") this.exec((raw) => raw.reportSnapshot(m.to, false));
-      }
+      const list = byPeer.get(m.to);
+      if (list) list.push(m);
+      else byPeer.set(m.to, [m]);
     }
+    for (const [to, list] of byPeer) {
+      let batch: Message[] = [];
+      let encoded: Uint8Array[] = [];
+      let bytes = 0;
+      const flush = () => {
+        if (encoded.length === 0) return;
+        const frame = encoded.length === 1 ? raftFrame(encoded[0]) : raftBatchFrame(encoded);
+        if (!this.sendFrame(to, frame)) this.sendFailed(to, batch);
+        batch = [];
+        encoded = [];
+        bytes = 0;
+      };
+      for (const m of list) {
+        const e = encodeMessage(m);
+        if (m.type === "snap" || bytes + e.length > BATCH_FRAME_BYTES || encoded.length >= MAX_BATCH_MESSAGES) flush();
+        batch.push(m);
+        encoded.push(e);
+        bytes += e.length;
+        if (m.type === "snap") flush();
+      }
+      flush();
+    }
+  }
+
+  private sendFailed(to: number, lost: Message[]): void {
+    this.exec((raw) => raw.reportUnreachable(to));
+    for (const m of lost) if (m.type === "snap") this.exec((raw) => raw.reportSnapshot(to, false));
   }
 
   private sendFrame(to: number, frame: Uint8Array): boolean {
@@ -437,15 +583,20 @@ export class RaftNode {
       const f = decodeFrame(frame);
       if (f.kind === "rpcRequest") return this.rpc.onRequest(from, f.request);
       if (f.kind === "rpcResponse") return this.rpc.onResponse(f.response);
-      const m = decodeMessage(f.payload);
-      if (m.from !== from || m.to !== this.id || m.type === "hup" || m.type === "beat") {
-        throw new StreamBusError("Invalid", `raft message ${m.type} from ${m.from} to ${m.to} arrived on the link of node ${from}`);
+      // Every message of a batch is checked before any is stepped: a bad frame is dropped whole.
+      const ms = f.kind === "raft" ? [decodeMessage(f.payload)] : f.payloads.map(decodeMessage);
+      for (const m of ms) {
+        if (m.from !== from || m.to !== this.id || m.type === "hup" || m.type === "beat") {
+          throw new StreamBusError("Invalid", `raft message ${m.type} from ${m.from} to ${m.to} arrived on the link of node ${from}`);
+        }
       }
       this.exec((raw) => {
-        try {
-          raw.step(m);
-        } catch (e) {
-          this.dropFrame(from, e);
+        for (const m of ms) {
+          try {
+            raw.step(m);
+          } catch (e) {
+            this.dropFrame(from, e);
+          }
         }
       });
     } catch (e) {
@@ -458,13 +609,20 @@ export class RaftNode {
     this.logger.warn("raft.frame_dropped", { from, error: e });
   }
 
-  private afterAdvance(): void {
-    const st = this.raw!.status();
-    for (const [id, addr] of Object.entries(st.addrs)) if (addr) this.peers.set(Number(id), addr);
-    this.peers.sync(st.conf);
+  private afterAdvance(rd: Ready): void {
+    // Members and addresses change only through a membership entry or a snapshot: skip the (costly)
+    // status copy on every other Ready.
+    if (rd.snapshot || rd.committedEntries.some((e) => e.type === "confChange")) {
+      const st = this.st();
+      for (const [id, addr] of Object.entries(st.addrs)) if (addr) this.peers.set(Number(id), addr);
+      this.peers.sync(st.conf);
+      this.coreLead = st.lead;
+      this.coreRole = st.role;
+    }
     this.noticeLeader();
     this.pending.checkWaiters();
   }
+
 
   /** Once snapshotThreshold entries were applied since the last snapshot, snapshot the FSM and compact. */
   private async maybeSnapshot(): Promise<void> {
@@ -482,6 +640,7 @@ export class RaftNode {
       return;
     }
     const snap = this.raw!.createSnapshot(index, data);
+    this.statusCache = undefined;
     a.snapshotIndex = index;
     await this.storage.saveSnapshot(snap);
     await this.storage.compact(snap.meta.index + 1);
@@ -516,11 +675,11 @@ export class RaftNode {
 
   private noticeLeader(): void {
     if (!this.raw) return;
-    const lead = this.raw.status().lead;
+    const lead = this.coreLead;
     if (lead === this.lastLead) return;
     this.lastLead = lead;
     if (lead !== 0) this.counters.leaderChanges++;
-    this.logger.info("raft.leader_changed", { leader: lead, term: this.raw.status().term });
+    this.logger.info("raft.leader_changed", { leader: lead, term: this.st().term });
     for (const fn of this.leaderListeners) {
       try {
         fn(lead === 0 ? undefined : lead);
@@ -529,6 +688,35 @@ export class RaftNode {
       }
     }
     this.pending.checkWaiters();
+  }
+
+  /**
+   * Fast failover: the transport saw the link to our leader drop (a killed process's sockets close at
+   * once). Forget the leader and campaign through PreVote after a short random delay, instead of waiting
+   * out an election timeout in [T, 2T). Safe: a voter still hearing from a live leader refuses the
+   * pre-vote, and a heartbeat from a live leader restores the lead. Retried a few times (a split vote, a
+   * peer that had not noticed yet) while no leader is known; the normal election timeout stays the backstop.
+   */
+  private leaderLinkDown(id: number): void {
+    const st = this.raw?.status();
+    if (this.state !== "running" || !st || st.role !== "follower" || st.lead !== id) return;
+    this.logger.info("raft.leader_link_down", { leader: id });
+    this.exec((raw) => raw.forgetLeader());
+    this.clock.clearTimeout(this.fastCampaignTimer);
+    this.fastCampaign(0);
+  }
+
+  private fastCampaign(attempt: number): void {
+    const hb = this.config.heartbeatInterval;
+    // Spread over two heartbeats so the two followers of a 3-node cluster rarely split the vote.
+    const delay = Math.round(hb / 4 + this.random.next() * 2 * hb);
+    this.fastCampaignTimer = this.clock.setTimeout(() => {
+      this.fastCampaignTimer = undefined;
+      const st = this.raw?.status();
+      if (this.state !== "running" || !st || st.lead !== 0 || st.role === "leader") return;
+      this.exec((raw) => raw.campaign());
+      if (attempt < 3) this.fastCampaign(attempt + 1);
+    }, delay);
   }
 
   /** stop() during start() wins: the start fails instead of bringing a stopped node back. */
@@ -558,8 +746,10 @@ export class RaftNode {
   }
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 function hex(b: Uint8Array): string {
   let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
   return s;
 }

@@ -52,6 +52,7 @@ export class WebSocketTransport implements Transport {
   private readonly opts: Required<Omit<WebSocketTransportOptions, "clusterSecret" | "listener" | "metrics" | "WebSocket">>;
   private readonly counters: TransportCounters | undefined;
   private readonly host: LinkHost;
+  private readonly downListeners = new Set<(id: NodeId) => void>();
   readonly stats: TransportStats = { linksOpen: 0, reconnects: 0, rejected: {}, dropped: 0 };
 
   constructor(private readonly options: WebSocketTransportOptions = {}) {
@@ -81,6 +82,12 @@ export class WebSocketTransport implements Transport {
 
   get maxFrameBytes(): number {
     return this.opts.maxFrameBytes;
+  }
+
+  /** Calls `fn` with the peer id whenever an open link to that peer closes (see Transport.onPeerDown). */
+  onPeerDown(fn: (id: NodeId) => void): () => void {
+    this.downListeners.add(fn);
+    return () => this.downListeners.delete(fn);
   }
 
   /** Ids with an open, authenticated link, ascending. */
@@ -314,6 +321,16 @@ export class WebSocketTransport implements Transport {
       this.stats.linksOpen = this.links.size;
       this.counters?.linkChanges.inc({ change: "down" });
       if (this.running) this.opts.logger.info("transport.link_down", { peer: id, code, reason });
+      // (A link replaced by a newer one never gets here: linkReady swaps the new one in first.)
+      if (this.running) {
+        for (const fn of this.downListeners) {
+          try {
+            fn(id);
+          } catch (e) {
+            this.opts.logger.warn("transport.listener_failed", { peer: id, error: e });
+          }
+        }
+      }
     }
     if (entry && entry.dialing === link) {
       entry.dialing = undefined;

@@ -72,3 +72,32 @@ describe("RaftNode frames", () => {
     expect(unwrapProposal(raw)).toEqual({ payload: raw });
   });
 });
+
+describe("Raft batch frames", () => {
+  test("several messages for one peer round-trip in order", async () => {
+    const { raftBatchFrame } = await import("../../src/raft/node-frames.ts");
+    const msgs = [new Uint8Array([1]), new Uint8Array(300).fill(7), new Uint8Array([2, 3])];
+    const f = decodeFrame(raftBatchFrame(msgs));
+    expect(f.kind).toBe("raftBatch");
+    expect(f.kind === "raftBatch" && f.payloads).toEqual(msgs);
+  });
+
+  test("bad lengths, zero-length messages and empty batches are Corrupt", async () => {
+    const { raftBatchFrame } = await import("../../src/raft/node-frames.ts");
+    const good = raftBatchFrame([new Uint8Array([1, 2, 3])]);
+    const bad = [
+      good.subarray(0, good.length - 1), // a message cut short
+      good.subarray(0, 3), // a length cut short
+      new Uint8Array([4]), // no messages
+      new Uint8Array([4, 0, 0, 0, 0]), // a zero-length message
+    ];
+    for (const b of bad) {
+      try {
+        decodeFrame(b);
+        throw new Error("decoded a bad batch frame");
+      } catch (e) {
+        expect(isStreamBusError(e, "Corrupt")).toBe(true);
+      }
+    }
+  });
+});

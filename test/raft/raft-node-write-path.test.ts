@@ -1,0 +1,91 @@
+// The driver's write-path optimisations keep Raft's promises: a leader sends appends before its own write
+// but acknowledges a proposal only once that write is durable; read barriers issued together share one
+// ReadIndex.
+import { afterEach, expect, test } from "bun:test";
+import type { StateMachine } from "../../src/raft/types.ts";
+import { TestCluster } from "../../src/testing/raft-cluster.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+class CountFsm implements StateMachine {
+  n = 0;
+  apply(): unknown {
+    return ++this.n;
+  }
+  snapshot(): Uint8Array {
+    return enc(String(this.n));
+  }
+  restore(data: Uint8Array): void {
+    this.n = Number(new TextDecoder().decode(data));
+  }
+}
+
+let cluster: TestCluster<CountFsm> | undefined;
+afterEach(async () => {
+  await cluster?.stopAll();
+  cluster = undefined;
+});
+
+async function threeNodes() {
+  cluster = new TestCluster({ size: 3, fsm: () => new CountFsm(), seed: 7 });
+  await cluster.start();
+  const leader = await cluster.waitForLeader();
+  await cluster.settle(leader.node.propose(enc("warm-up")));
+  return { c: cluster, leader };
+}
+
+/** Holds every append of `storage` until release() is called. */
+function gateAppends(storage: { append: (e: never[]) => Promise<void> }) {
+  const original = storage.append.bind(storage);
+  const held: (() => void)[] = [];
+  let open = false;
+  storage.append = (entries: never[]) => {
+    if (open) return original(entries);
+    return new Promise<void>((resolve, reject) => held.push(() => original(entries).then(resolve, reject)));
+  };
+  return {
+    held: () => held.length,
+    release() {
+      open = true;
+      for (const go of held.splice(0)) go();
+    },
+  };
+}
+
+test("a leader replicates before its own write lands, but acknowledges only after it", async () => {
+  const { c, leader } = await threeNodes();
+  const followers = c.running().filter((m) => m.id !== leader.id);
+  const before = await leader.storage.lastIndex();
+  const gate = gateAppends(leader.storage as never);
+  let settled = false;
+  const p = leader.node.propose(enc("x")).finally(() => (settled = true));
+  // Both followers persist the entry while the leader's own append is still held.
+  await c.until(() => gate.held() > 0, "the leader's append to start");
+  const followerLast = () => Promise.all(followers.map((f) => f.storage.lastIndex()));
+  let last = await followerLast();
+  for (let i = 0; i < 100 && !last.every((l) => l > before); i++) {
+    await c.clock.advanceAsync(10);
+    last = await followerLast();
+  }
+  expect(last.every((l) => l > before)).toBe(true);
+  await c.clock.advanceAsync(200);
+  expect(settled).toBe(false); // a majority of followers holds it, but the leader's copy is not durable yet
+  gate.release();
+  const r = await c.settle(p);
+  expect(r.index).toBe(before + 1);
+});
+
+test("read barriers issued while a Ready is being written share one ReadIndex, and all resolve", async () => {
+  const { c, leader } = await threeNodes();
+  const gate = gateAppends(leader.storage as never);
+  const write = leader.node.propose(enc("y"));
+  await c.until(() => gate.held() > 0, "the leader to be busy writing");
+  const before = leader.node.metrics().readBarriers;
+  const reads = Array.from({ length: 50 }, () => leader.node.readBarrier());
+  expect(leader.node.metrics().readBarriers - before).toBe(1);
+  gate.release();
+  await c.settle(Promise.all([write, ...reads]));
+  // A barrier started after that ReadIndex reached the core gets its own.
+  await c.settle(leader.node.readBarrier());
+  expect(leader.node.metrics().readBarriers - before).toBe(2);
+});
