@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// `npm run bench:etcd`: StreamBus (Bun, 3 nodes, fsync) beside etcd (3 nodes, fsync) on loopback, the same
+// closed-loop HTTP write load against each leader at several concurrencies, alternating the systems.
+//   node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun|deno|node] [--warmup 2]
+//                               [--only streambus|etcd] [--log-level info]
+// etcd gets its v3 JSON gateway put (100-byte value); StreamBus gets POST /v1/brokers (re-registers one of
+// 10,000 brokers with a 100-byte tag). Each reply means the write is fsynced on a majority.
+import { cpus } from "node:os";
+import { cleanupAll, etcdVersion, runLoad, startEtcd, startStreamBus } from "./bench-procs.mjs";
+
+const args = process.argv.slice(2);
+const flag = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
+};
+if (args.includes("--help")) {
+  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 2] [--only streambus|etcd] [--log-level info]");
+  process.exit(0);
+}
+const seconds = Number(flag("--seconds", "8"));
+const concs = flag("--conc", "1,16,64,256").split(",").map(Number);
+const runtime = flag("--runtime", "bun");
+const warmup = Number(flag("--warmup", "2"));
+const only = flag("--only", "");
+const logLevel = flag("--log-level", "");
+if (!(seconds > 0) || concs.some((c) => !(c >= 1))) {
+  console.error("--seconds must be > 0 and --conc a list of positive integers");
+  process.exit(2);
+}
+
+const version = only === "streambus" ? undefined : etcdVersion();
+if (!version && only !== "streambus") {
+  console.log("etcd is NOT installed (no `etcd` on PATH; Debian: apt-get install etcd-server): measuring StreamBus only.");
+}
+console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}` +
+  `${version ? `, etcd ${version}` : ""}; StreamBus on ${runtime}; ${seconds} s per point`);
+
+const systems = [];
+try {
+  if (version) {
+    const etcd = await startEtcd();
+    console.log(`etcd: leader ${etcd.leaderUrl} (elected ${etcd.electedMs.toFixed(0)} ms after start)`);
+    systems.push({ name: "etcd", mode: "etcd", url: etcd.putUrl, sys: etcd });
+  }
+  if (only !== "etcd") {
+    const sb = await startStreamBus({ runtime, ...(logLevel && { logLevel }) });
+    console.log(`streambus: leader on port ${sb.leaderPort} (elected ${sb.electedMs.toFixed(0)} ms after start)`);
+    systems.push({ name: "streambus", mode: "streambus", url: sb.putUrl, sys: sb });
+  }
+  if (warmup > 0) for (const s of systems) await runLoad(s.mode, s.url, 16, warmup);
+
+  const rows = [];
+  for (const [k, conc] of concs.entries()) {
+    // Alternate which system goes first, so slow drift (page cache, thermal) hits both alike.
+    const order = k % 2 === 0 ? systems : [...systems].reverse();
+    const row = { conc };
+    for (const s of order) {
+      const r = await runLoad(s.mode, s.url, conc, seconds);
+      row[s.name] = r;
+      console.log(`  c=${conc} ${s.name}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms${r.bad ? `, ${r.bad} failed` : ""}`);
+    }
+    rows.push(row);
+  }
+
+  const pad = (s, n) => String(s ?? "-").padStart(n);
+  console.log("\n conc |  streambus ops/s    p50     p99 |       etcd ops/s    p50     p99 | ratio ops/s  p50");
+  console.log("------+---------------------------------+---------------------------------+-----------------");
+  for (const r of rows) {
+    const s = r.streambus, e = r.etcd;
+    const ratio = s && e && e.ops_per_s ? (s.ops_per_s / e.ops_per_s).toFixed(2) + "x" : "-";
+    const p50r = s && e ? (Number(s.p50_ms) / Number(e.p50_ms)).toFixed(2) + "x" : "-";
+    console.log(`${pad(r.conc, 5)} | ${pad(s?.ops_per_s, 16)} ${pad(s?.p50_ms, 6)} ${pad(s?.p99_ms, 7)} | ${pad(e?.ops_per_s, 16)} ${pad(e?.p50_ms, 6)} ${pad(e?.p99_ms, 7)} | ${pad(ratio, 11)} ${pad(p50r, 5)}`);
+  }
+  if (!version && only !== "streambus") console.log("\n(etcd not installed: no etcd column. Install Debian's etcd-server to compare.)");
+  const failed = rows.some((r) => (r.streambus?.bad ?? 0) + (r.etcd?.bad ?? 0) > 0);
+  if (failed) console.log("\nwarning: some requests failed (see the per-point lines above)");
+} catch (e) {
+  console.error(`bench:etcd failed: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  for (const s of systems) s.sys.stop();
+  cleanupAll();
+}
