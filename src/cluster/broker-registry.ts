@@ -168,20 +168,10 @@ export class BrokerRegistry {
    */
   async registerBroker(broker: BrokerMetadata): Promise<{ broker: BrokerMetadata; created: boolean }> {
     validateBroker(broker);
-    let existing: BrokerMetadata | undefined;
-    try {
-      existing = await this.#store.getBrokerMetadata(broker.id);
-    } catch (e) {
-      if (!isStreamBusError(e, "NotFound")) throw e;
-    }
-    const keep = existing?.status === "ALIVE" || existing?.status === "DRAINING";
+    // No status: the store keeps an ALIVE or DRAINING broker's status and makes anything else STARTING,
+    // deciding at apply time (one replicated write, no read before it).
     const { status: _s, epoch: _e, lastHeartbeat: _h, ...given } = broker;
-    const status: BrokerStatus = keep ? existing!.status! : "STARTING";
-    const res = await this.#store.storeBrokerMetadata({ ...given, status });
-    if (res.broker.status !== status) {
-      // A store that resets the status on upsert: put the registry's choice back.
-      res.broker = await this.#store.updateBrokerStatus(broker.id, status, this.#wall());
-    }
+    const res = await this.#store.storeBrokerMetadata(given);
     this.#log.info("broker.registered", { brokerId: broker.id, epoch: res.broker.epoch, created: res.created });
     return res;
   }

@@ -4,7 +4,7 @@
  * times come stamped in the operation.
  */
 import { StreamBusError } from "../errors.ts";
-import { brokerAddress } from "../cluster/types.ts";
+import { brokerAddress, type BrokerStatus } from "../cluster/types.ts";
 import { cloneBroker, clonePartition, cloneTopic, type MetadataState, sameIds, type TopicEntry } from "./metadata-state.ts";
 import type {
   BrokerRecord,
@@ -60,6 +60,15 @@ function requireFreeAddress(s: MetadataState, id: number, host: string, port: nu
 }
 const optionalKeys = ["rack", "capacity", "diskCapacityGB", "diskUsedGB", "networkBandwidth", "version", "tags"] as const;
 
+/**
+ * The status a re-registration without an explicit status gets: an ALIVE or DRAINING broker keeps it (its
+ * replicas stay put), anything else starts over as STARTING. Decided here, at apply time, so a registration
+ * needs no read first and cannot race with a status change.
+ */
+function keptStatus(old: BrokerRecord | undefined): BrokerStatus {
+  return old?.status === "ALIVE" || old?.status === "DRAINING" ? old.status : "STARTING";
+}
+
 /** Applies one validated operation, appending its events; throws StreamBusError (state untouched) to reject. */
 export function applyOperation(s: MetadataState, op: Operation, events: MetadataEvent[]): Applied {
   switch (op.type) {
@@ -67,7 +76,7 @@ export function applyOperation(s: MetadataState, op: Operation, events: Metadata
       const b = op.broker;
       requireFreeAddress(s, b.id, b.host, b.port);
       const old = s.brokers.get(b.id);
-      const status = b.status ?? "STARTING";
+      const status = b.status ?? keptStatus(old);
       const rec: BrokerRecord = { id: b.id, host: b.host, port: b.port } as BrokerRecord;
       for (const k of optionalKeys) if (b[k] !== undefined) (rec as unknown as Record<string, unknown>)[k] = k === "tags" ? { ...b.tags } : b[k];
       rec.status = status;

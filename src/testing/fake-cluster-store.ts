@@ -125,7 +125,8 @@ export class FakeClusterStore implements ClusterStore {
       const prev = this.cluster.brokers.get(broker.id);
       const stored: BrokerMetadata = {
         ...clone(broker),
-        status: broker.status ?? "STARTING",
+        status: broker.status ??
+          (prev?.status === "ALIVE" || prev?.status === "DRAINING" ? prev.status : "STARTING"),
         epoch: (prev?.epoch ?? 0) + 1,
         lastHeartbeat: broker.lastHeartbeat ?? prev?.lastHeartbeat ?? 0,
         registeredAt: broker.registeredAt ?? 0,

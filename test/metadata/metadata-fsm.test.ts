@@ -29,6 +29,18 @@ describe("brokers", () => {
     expect(d.events.map((e) => e.type)).toEqual(["brokerAdded", "brokerStatusChanged", "brokerUpdated"]);
   });
 
+  test("a re-registration without a status keeps ALIVE and DRAINING, and restarts anything else as STARTING", () => {
+    const d = new FsmDriver();
+    d.ok(reg(1, 100));
+    d.ok({ type: "updateBrokerStatus", brokerId: 1, status: "ALIVE", at: 110 });
+    expect(d.ok(reg(1, 120)).broker.status).toBe("ALIVE");
+    d.ok({ type: "updateBrokerStatus", brokerId: 1, status: "DRAINING", at: 130 });
+    expect(d.ok(reg(1, 140)).broker.status).toBe("DRAINING");
+    d.ok({ type: "updateBrokerStatus", brokerId: 1, status: "FAILED", at: 150 });
+    expect(d.ok(reg(1, 160)).broker.status).toBe("STARTING");
+    expect(d.ok(reg(1, 170, { status: "FAILED" })).broker.status).toBe("FAILED"); // an explicit status wins
+  });
+
   test("two live brokers cannot share an address; a failed one can be replaced", () => {
     const d = cluster(2);
     const r = d.run({ type: "registerBroker", broker: { id: 5, host: "localhost", port: 9091 }, at: 1 });

@@ -37,7 +37,7 @@ function step(m: ModelState, op: Operation): { err?: string; placements?: boolea
         if (o.id !== b.id && o.host === b.host && o.port === b.port && o.status !== "FAILED" && o.status !== "DECOMMISSIONED") return { err: "Conflict" };
       }
       const old = m.brokers[b.id];
-      const status = b.status ?? "STARTING";
+      const status = b.status ?? (old?.status === "ALIVE" || old?.status === "DRAINING" ? old.status : "STARTING");
       const { status: _s, lastHeartbeat: _h, ...fields } = b;
       m.brokers[b.id] = {
         ...fields,
