@@ -197,3 +197,35 @@ export function runLoad(mode, url, conc, secs) {
     });
   });
 }
+
+/**
+ * This script's `--name value` flags: returns `flag(name, dflt)`, the value after `name` or `dflt`.
+ * `--help` prints `usage` and exits.
+ */
+export function cliFlags(usage) {
+  const args = process.argv.slice(2);
+  if (args.includes("--help")) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return (name, dflt) => {
+    const i = args.indexOf(name);
+    return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
+  };
+}
+
+/** Spawns `cmd` with its output ignored, tracked so cleanupAll kills it. */
+export function startProcess(cmd, argv) {
+  const proc = spawn(cmd, argv, { stdio: "ignore" });
+  track(proc);
+  return proc;
+}
+
+/** SIGKILLs every child process in `procs` and resolves once all have exited. */
+export function killAndWait(procs) {
+  return Promise.all(procs.map((p) => new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once("exit", () => resolve());
+    try { p.kill("SIGKILL"); } catch { /* gone */ }
+  })));
+}

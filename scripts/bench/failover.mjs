@@ -7,45 +7,19 @@
 //   node scripts/bench/failover.mjs [--trials 10] [--only streambus|etcd] [--runtime bun|deno|node]
 // Systems: StreamBus with its defaults (election timeout 1500 ms, heartbeat 150 ms); etcd at the same
 // timeouts (--election-timeout 1500 --heartbeat-interval 150); etcd with its defaults (1000 / 100).
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
+import { cliFlags, etcdVersion, killAndWait, sleep, spawnNode, startProcess, waitFor } from "./bench-procs.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
-};
-if (args.includes("--help")) {
-  console.log("usage: node scripts/bench/failover.mjs [--trials 10] [--only streambus|etcd] [--runtime bun|deno|node]");
-  process.exit(0);
-}
+const flag = cliFlags("usage: node scripts/bench/failover.mjs [--trials 10] [--only streambus|etcd] [--runtime bun|deno|node]");
 const trials = Number(flag("--trials", "10"));
 const only = flag("--only", "");
 const runtime = flag("--runtime", "bun");
 if (!(trials >= 1)) {
   console.error("--trials must be a positive integer");
   process.exit(2);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const live = new Set();
-process.on("exit", () => { for (const p of live) try { p.kill("SIGKILL"); } catch { /* gone */ } });
-for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => process.exit(130));
-
-async function waitFor(fn, what, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (${last.message})` : ""}`);
-    await sleep(20);
-  }
 }
 
 const handedOut = new Set();
@@ -71,28 +45,14 @@ function anyFreePort() {
   });
 }
 
-function start(cmd, argv) {
-  const p = spawn(cmd, argv, { stdio: ["ignore", "ignore", "ignore"] });
-  live.add(p);
-  p.exited = new Promise((r) => p.on("exit", () => { live.delete(p); r(); }));
-  return p;
-}
-
 async function killAll(nodes, dir) {
-  for (const n of nodes) try { n.proc.kill("SIGKILL"); } catch { /* gone */ }
-  await Promise.all(nodes.map((n) => n.proc.exited));
+  await killAndWait(nodes.map((n) => n.proc));
   rmSync(dir, { recursive: true, force: true });
 }
 
 async function getJson(url, init) {
   const r = await fetch(url, { ...init, signal: AbortSignal.timeout(1000) });
   return { status: r.status, body: await r.json() };
-}
-
-function etcdVersion() {
-  const r = spawnSync("etcd", ["--version"], { encoding: "utf8" });
-  if (r.error || r.status !== 0) return undefined;
-  return /etcd Version: (\S+)/.exec(r.stdout)?.[1] ?? "unknown";
 }
 
 /** A fresh 3-node etcd cluster; resolves with its members, its leader and a stop(). */
@@ -105,7 +65,7 @@ async function etcdCluster(electionMs, heartbeatMs) {
   const initial = [0, 1, 2].map((i) => `e${i + 1}=${peer(i)}`).join(",");
   const nodes = [0, 1, 2].map((i) => ({
     url: client(i),
-    proc: start("etcd", [
+    proc: startProcess("etcd", [
       "--name", `e${i + 1}`, "--data-dir", join(dir, `e${i + 1}`),
       "--listen-peer-urls", peer(i), "--initial-advertise-peer-urls", peer(i),
       "--listen-client-urls", client(i), "--advertise-client-urls", client(i),
@@ -131,17 +91,6 @@ async function etcdCluster(electionMs, heartbeatMs) {
   };
 }
 
-function nodeCommand(flags) {
-  const bin = (n) => join("node_modules", ".bin", n);
-  if (runtime === "bun") return [bin("bun"), ["run", "runtimes/bun/node.ts", ...flags]];
-  if (runtime === "deno") return [bin("deno"), ["run", "-A", "--quiet", "runtimes/deno/node.ts", ...flags]];
-  if (!existsSync("dist/node.js")) {
-    const r = spawnSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
-    if (r.status !== 0) throw new Error("`node scripts/build.mjs` failed: cannot run the Node entry");
-  }
-  return [process.execPath, ["dist/node.js", ...flags]];
-}
-
 /** A fresh 3-node StreamBus cluster with its default Raft settings. */
 async function streamBusCluster() {
   const dir = mkdtempSync(join(tmpdir(), "sb-failover-"));
@@ -149,8 +98,8 @@ async function streamBusCluster() {
   for (let i = 0; i < 3; i++) ports.push(await freePort());
   const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(",");
   const nodes = ports.map((port, i) => {
-    const [cmd, argv] = nodeCommand(["--id", String(i + 1), "--peers", peers, "--data-dir", join(dir, `n${i + 1}`), "--log-level", "warn"]);
-    return { id: i + 1, url: `http://127.0.0.1:${port}`, proc: start(cmd, argv) };
+    const { proc } = spawnNode(runtime, { id: i + 1, peers, dataDir: join(dir, `n${i + 1}`), logLevel: "warn" });
+    return { id: i + 1, url: `http://127.0.0.1:${port}`, proc };
   });
   const leader = await waitFor(async () => {
     const hs = await Promise.all(nodes.map((n) => getJson(`${n.url}/health`)));

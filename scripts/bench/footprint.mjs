@@ -4,21 +4,15 @@
 // beside etcd's when etcd is installed.
 //   node scripts/bench/footprint.mjs [--runtimes bun,deno,node] [--runs 3] [--idle-seconds 3]
 // Each figure is the median of --runs fresh starts (temp data dirs, fsync on). Linux (/proc) only for RSS.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanupAll, etcdVersion, rssMiB, sleep, spawnNode, startEtcd, startStreamBus, waitFor } from "./bench-procs.mjs";
+import {
+  cleanupAll, cliFlags, etcdVersion, killAndWait, rssMiB, sleep, spawnNode, startEtcd, startProcess, startStreamBus, waitFor,
+} from "./bench-procs.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
-};
-if (args.includes("--help")) {
-  console.log("usage: node scripts/bench/footprint.mjs [--runtimes bun,deno,node] [--runs 3] [--idle-seconds 3]");
-  process.exit(0);
-}
+const flag = cliFlags("usage: node scripts/bench/footprint.mjs [--runtimes bun,deno,node] [--runs 3] [--idle-seconds 3]");
 const runtimes = flag("--runtimes", "bun,deno,node").split(",");
 const runs = Number(flag("--runs", "3"));
 const idleSeconds = Number(flag("--idle-seconds", "3"));
@@ -41,8 +35,7 @@ async function singleNode(runtime, port) {
     await sleep(idleSeconds * 1000);
     return { readyMs, rss: rssMiB(n.proc.pid) };
   } finally {
-    n.proc.kill("SIGKILL");
-    await new Promise((r) => (n.rec.exited ? r() : n.proc.once("exit", r)));
+    await killAndWait([n.proc]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -51,17 +44,16 @@ async function etcdSingle() {
   const dir = mkdtempSync(join(tmpdir(), "sb-footprint-etcd-"));
   const url = "http://127.0.0.1:24379";
   const t0 = performance.now();
-  const p = spawn("etcd", ["--name", "solo", "--data-dir", join(dir, "d"), "--listen-client-urls", url, "--advertise-client-urls", url,
+  const p = startProcess("etcd", ["--name", "solo", "--data-dir", join(dir, "d"), "--listen-client-urls", url, "--advertise-client-urls", url,
     "--listen-peer-urls", "http://127.0.0.1:24380", "--initial-advertise-peer-urls", "http://127.0.0.1:24380",
-    "--initial-cluster", "solo=http://127.0.0.1:24380", "--log-level", "error"], { stdio: "ignore" });
+    "--initial-cluster", "solo=http://127.0.0.1:24380", "--log-level", "error"]);
   try {
     await waitFor(async () => (await fetch(`${url}/health`)).ok, "etcd health");
     const readyMs = performance.now() - t0;
     await sleep(idleSeconds * 1000);
     return { readyMs, rss: rssMiB(p.pid) };
   } finally {
-    p.kill("SIGKILL");
-    await new Promise((r) => (p.exitCode !== null ? r() : p.once("exit", r)));
+    await killAndWait([p]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

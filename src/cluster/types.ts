@@ -2,8 +2,11 @@ import type { Assignment } from "./assignment.ts";
 
 export type BrokerStatus = "STARTING" | "ALIVE" | "DRAINING" | "DECOMMISSIONED" | "FAILED";
 
-/** A broker as the cluster layer sees it (CONTRACT.md §1). Nothing the caller gives is dropped. */
-export interface BrokerMetadata {
+/**
+ * The broker fields a caller gives (CONTRACT.md §1). BrokerMetadata here and the metadata layer's
+ * BrokerRecord / BrokerInput add their own status and bookkeeping fields to these.
+ */
+export interface BrokerFields {
   id: number;
   host: string;
   port: number;
@@ -15,6 +18,10 @@ export interface BrokerMetadata {
   networkBandwidth?: number;
   version?: string;
   tags?: Record<string, string>;
+}
+
+/** A broker as the cluster layer sees it (CONTRACT.md §1). Nothing the caller gives is dropped. */
+export interface BrokerMetadata extends BrokerFields {
   /** Registry-owned. */
   status?: BrokerStatus;
   /** Bumped by each (re-)registration. */
@@ -72,10 +79,13 @@ export interface TopicConfig {
 
 export interface TopicPartitionState {
   partitionId: number;
+  /** During a reassignment: the target replicas followed by those being removed. */
   replicas: number[];
   leader: number;
   isr: number[];
+  /** Bumped on every leader change. */
   leaderEpoch: number;
+  /** Bumped on every change of replicas, ISR or leader. */
   partitionEpoch: number;
   addingReplicas?: number[];
   removingReplicas?: number[];

@@ -3,22 +3,12 @@
  * typed result of applying one, and the change events every node emits in apply order.
  */
 import type { ErrorCode } from "../errors.ts";
-import type { BrokerStatus, TopicConfig } from "../cluster/types.ts";
+import type { BrokerFields, BrokerStatus, TopicConfig, TopicPartitionState } from "../cluster/types.ts";
 
 export const BROKER_STATUSES: readonly BrokerStatus[] = ["STARTING", "ALIVE", "DRAINING", "DECOMMISSIONED", "FAILED"];
 
 /** A broker as the FSM stores it. Optional fields are absent (never `undefined`) when not given. */
-export interface BrokerRecord {
-  id: number;
-  host: string;
-  port: number;
-  rack?: string;
-  capacity?: number;
-  diskCapacityGB?: number;
-  diskUsedGB?: number;
-  networkBandwidth?: number;
-  version?: string;
-  tags?: Record<string, string>;
+export interface BrokerRecord extends BrokerFields {
   status: BrokerStatus;
   /** 1 on first registration, +1 on each re-registration. */
   epoch: number;
@@ -31,17 +21,7 @@ export interface BrokerRecord {
 }
 
 /** The caller's part of a broker: what registerBroker takes. */
-export interface BrokerInput {
-  id: number;
-  host: string;
-  port: number;
-  rack?: string;
-  capacity?: number;
-  diskCapacityGB?: number;
-  diskUsedGB?: number;
-  networkBandwidth?: number;
-  version?: string;
-  tags?: Record<string, string>;
+export interface BrokerInput extends BrokerFields {
   status?: BrokerStatus;
   lastHeartbeat?: number;
 }
@@ -60,19 +40,9 @@ export interface BrokerPatch {
   lastHeartbeat?: number;
 }
 
-export interface PartitionRecord {
+/** A partition as the FSM stores it: the cluster layer's TopicPartitionState plus its topic. */
+export interface PartitionRecord extends TopicPartitionState {
   topic: string;
-  partitionId: number;
-  /** During a reassignment: the target replicas followed by those being removed. */
-  replicas: number[];
-  leader: number;
-  isr: number[];
-  /** Bumped on every leader change. */
-  leaderEpoch: number;
-  /** Bumped on every change of replicas, ISR or leader. */
-  partitionEpoch: number;
-  addingReplicas?: number[];
-  removingReplicas?: number[];
 }
 
 export interface TopicRecord {

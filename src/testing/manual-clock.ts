@@ -52,13 +52,7 @@ export class ManualClock implements Clock {
    */
   advance(ms: number): void {
     const end = this.time + Math.max(0, ms);
-    for (;;) {
-      const next = this.nextDue(end);
-      if (!next) break;
-      this.timers.delete(next.id);
-      this.time = Math.max(this.time, next.at);
-      next.fn();
-    }
+    while (this.fireNext(end));
     this.time = end;
   }
 
@@ -70,11 +64,7 @@ export class ManualClock implements Clock {
     const end = this.time + Math.max(0, ms);
     for (;;) {
       await settle();
-      const next = this.nextDue(end);
-      if (!next) break;
-      this.timers.delete(next.id);
-      this.time = Math.max(this.time, next.at);
-      next.fn();
+      if (!this.fireNext(end)) break;
     }
     this.time = end;
     await settle();
@@ -98,6 +88,16 @@ export class ManualClock implements Clock {
       }
       await this.advanceAsync(stepMs);
     }
+  }
+
+  /** Fires the earliest timer due by `end` (now() set to its due time); false when none is due. */
+  private fireNext(end: number): boolean {
+    const next = this.nextDue(end);
+    if (!next) return false;
+    this.timers.delete(next.id);
+    this.time = Math.max(this.time, next.at);
+    next.fn();
+    return true;
   }
 
   private nextDue(end: number): Timer | undefined {

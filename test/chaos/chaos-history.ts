@@ -72,16 +72,8 @@ export async function registerBroker(rec: OpRecorder, now: () => number, client:
 }
 
 /** Reads broker `id` (linearizable) through node `nodePort`. */
-export async function readBroker(rec: OpRecorder, now: () => number, client: number, nodePort: number, id: number, timeoutMs: number): Promise<OpResult> {
-  const t0 = now();
-  const r = await call(nodePort, "GET", `/v1/brokers/${id}`, undefined, timeoutMs);
-  const t1 = now();
-  if (r.kind !== "response") return r.kind === "refused" ? "failed" : "unknown";
-  const input: KvInput = { op: "get", key: `b${id}` };
-  if (r.status === 200) rec.record(input, { value: String(r.body.port) }, t0, t1, client);
-  else if (r.status === 404 && r.body?.error?.code === "NotFound") rec.record(input, { value: null }, t0, t1, client);
-  else return "failed"; // a read that did not answer constrains nothing
-  return "ok";
+export function readBroker(rec: OpRecorder, now: () => number, client: number, nodePort: number, id: number, timeoutMs: number): Promise<OpResult> {
+  return readRegister(rec, now, client, nodePort, `/v1/brokers/${id}`, `b${id}`, (body) => String(body.port), timeoutMs);
 }
 
 /** Creates topic `name` (1 partition, replication factor 1) through node `nodePort`. */
@@ -101,14 +93,31 @@ export async function createTopic(rec: OpRecorder, now: () => number, client: nu
 }
 
 /** Reads whether topic `name` exists (linearizable) through node `nodePort`. */
-export async function readTopic(rec: OpRecorder, now: () => number, client: number, nodePort: number, name: string, timeoutMs: number): Promise<OpResult> {
+export function readTopic(rec: OpRecorder, now: () => number, client: number, nodePort: number, name: string, timeoutMs: number): Promise<OpResult> {
+  return readRegister(rec, now, client, nodePort, `/v1/topics/${name}`, `t${name}`, () => "1", timeoutMs);
+}
+
+/**
+ * GETs `path` through node `nodePort`, recorded as a `get` of register `key`: 200 reads `valueOf(body)`,
+ * 404 NotFound reads null.
+ */
+async function readRegister(
+  rec: OpRecorder,
+  now: () => number,
+  client: number,
+  nodePort: number,
+  path: string,
+  key: string,
+  valueOf: (body: any) => string,
+  timeoutMs: number,
+): Promise<OpResult> {
   const t0 = now();
-  const r = await call(nodePort, "GET", `/v1/topics/${name}`, undefined, timeoutMs);
+  const r = await call(nodePort, "GET", path, undefined, timeoutMs);
   const t1 = now();
   if (r.kind !== "response") return r.kind === "refused" ? "failed" : "unknown";
-  const input: KvInput = { op: "get", key: `t${name}` };
-  if (r.status === 200) rec.record(input, { value: "1" }, t0, t1, client);
+  const input: KvInput = { op: "get", key };
+  if (r.status === 200) rec.record(input, { value: valueOf(r.body) }, t0, t1, client);
   else if (r.status === 404 && r.body?.error?.code === "NotFound") rec.record(input, { value: null }, t0, t1, client);
-  else return "failed";
+  else return "failed"; // a read that did not answer constrains nothing
   return "ok";
 }

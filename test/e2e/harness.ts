@@ -5,23 +5,14 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../helpers/net.ts";
 
 export type RuntimeName = "bun" | "deno" | "node";
 
-/** A currently free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+// Re-exported: the runtime smoke scripts take freePort from this harness.
+export { freePort };
 
 /** Polls `cond` until it returns a truthy value or `ms` pass; throws naming `what`. */
 export async function waitFor<T>(cond: () => T | Promise<T>, what: string, ms = 15_000): Promise<NonNullable<T>> {

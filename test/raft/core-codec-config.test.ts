@@ -5,18 +5,9 @@ import { decodeConfChange, decodeMessage, encodeConfChange, encodeMessage } from
 import { defaultConfig, validateConfig } from "../../src/raft/config.ts";
 import type { Message, RaftConfig } from "../../src/raft/types.ts";
 import { seededRandom } from "../../src/rng.ts";
+import { code, enc } from "./core-harness.ts";
 
 const cbor = new Encoder({ useRecords: false });
-const enc = (s: string) => new TextEncoder().encode(s);
-
-function code(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return isStreamBusError(e) ? e.code : "not-a-StreamBusError";
-  }
-  return undefined;
-}
 
 const full: Message = {
   type: "app", from: 1, to: 2, term: 7, logTerm: 6, index: 41, commit: 40, reject: false, rejectHint: 3, conflictTerm: 2,

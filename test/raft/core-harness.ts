@@ -2,6 +2,7 @@
  * A tiny message pump over several RawNodes for the Raft core tests: in-memory "storage" per node (what
  * Ready told it to persist), a drop filter, and an application state that records applied entries.
  */
+import { isStreamBusError } from "../../src/errors.ts";
 import { defaultConfig } from "../../src/raft/config.ts";
 import { RawNode } from "../../src/raft/raw-node.ts";
 import type { Entry, HardState, InitialState, Message, RaftConfig, ReadState, Snapshot } from "../../src/raft/types.ts";
@@ -9,6 +10,16 @@ import { seededRandom } from "../../src/rng.ts";
 
 export const enc = (s: string) => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** The StreamBusError code `f` throws, "not-a-StreamBusError" for any other throw, undefined if it returns. */
+export function code(f: () => void): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return isStreamBusError(e) ? e.code : "not-a-StreamBusError";
+  }
+  return undefined;
+}
 
 export interface Disk {
   hardState: HardState;

@@ -1,18 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { isStreamBusError } from "../../src/errors.ts";
 import { applyConfChange, confStateOf } from "../../src/raft/conf-change.ts";
 import { jointCommitIndex, jointVoteResult, majorityCommitIndex, majorityVoteResult } from "../../src/raft/quorum.ts";
 import type { ConfChange } from "../../src/raft/types.ts";
-import { Cluster, enc, testConfig } from "./core-harness.ts";
-
-function code(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return isStreamBusError(e) ? e.code : "not-a-StreamBusError";
-  }
-  return undefined;
-}
+import { Cluster, code, enc, testConfig } from "./core-harness.ts";
 
 /** A cluster of voters 1..3 plus node 4 started empty (join mode: no peers, waits to be added). */
 function withJoiner(over = {}): Cluster {

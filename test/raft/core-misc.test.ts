@@ -1,18 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { isStreamBusError } from "../../src/errors.ts";
 import { RawNode } from "../../src/raft/raw-node.ts";
 import type { Message } from "../../src/raft/types.ts";
 import { seededRandom } from "../../src/rng.ts";
-import { Cluster, enc, testConfig } from "./core-harness.ts";
-
-function code(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return isStreamBusError(e) ? e.code : "not-a-StreamBusError";
-  }
-  return undefined;
-}
+import { Cluster, code, enc, testConfig } from "./core-harness.ts";
 
 describe("raft core: flow control and reports", () => {
   test("maxUncommittedSize pushes back with Unavailable until entries commit", () => {

@@ -1,15 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isStreamBusError } from "../../src/errors.ts";
-import { Cluster, dec, enc } from "./core-harness.ts";
-
-function code(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return isStreamBusError(e) ? e.code : "not-a-StreamBusError";
-  }
-  return undefined;
-}
+import { Cluster, code, dec, enc } from "./core-harness.ts";
 
 describe("raft core: ReadIndex", () => {
   test("the leader answers only after a heartbeat round confirms its leadership", () => {
