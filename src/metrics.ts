@@ -175,8 +175,33 @@ export function mirrorCount(counter: Counter, read: () => number, labels?: Label
   };
 }
 
+/**
+ * Rendered label sets by a cheap key (names and values in the caller's order): counters are bumped per
+ * frame and per request, and sorting and escaping the labels each time cost more than the count itself.
+ */
+const labelKeyCache = new Map<string, string>();
+const LABEL_KEY_CACHE_MAX = 4096;
+
 function labelKey(labels: Labels | undefined): string {
   if (!labels) return "";
+  let quick = "";
+  let n = 0;
+  for (const k in labels) {
+    quick += k + "\u0000" + String(labels[k]) + "\u0001";
+    n++;
+  }
+  if (quick === "") return "";
+  const hit = labelKeyCache.get(quick);
+  if (hit !== undefined) return hit;
+  const key = renderLabels(labels);
+  // Separators inside a name or value could make two label sets share a quick key: never cache those.
+  if (labelKeyCache.size < LABEL_KEY_CACHE_MAX && quick.split("\u0000").length === n + 1 && quick.split("\u0001").length === n + 1) {
+    labelKeyCache.set(quick, key);
+  }
+  return key;
+}
+
+function renderLabels(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   if (keys.length === 0) return "";
   return "{" + keys.map((k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",") + "}";

@@ -70,10 +70,16 @@ export function createAdminRouter(deps: AdminDeps): Hono {
   deps.extend?.(app);
 
   app.use("/v1/*", requireTokenOnWrites(deps.adminToken));
-  app.use("/v1/*", bodyLimit({
-    maxSize: maxBody,
-    onError: (c) => errorResponse(c, 413, "TooLarge", `request body exceeds ${maxBody} bytes`),
-  }));
+  const tooLarge = (c: Context) => errorResponse(c, 413, "TooLarge", `request body exceeds ${maxBody} bytes`);
+  const limitStreamed = bodyLimit({ maxSize: maxBody, onError: tooLarge });
+  app.use("/v1/*", async (c, next) => {
+    // With a Content-Length the header decides (as in hono's bodyLimit), without touching req.body, which
+    // on Bun builds a ReadableStream per request; chunked bodies are counted by hono's middleware.
+    const headers = c.req.raw.headers;
+    const length = headers.get("content-length");
+    if (length !== null && !headers.has("transfer-encoding")) return parseInt(length, 10) > maxBody ? tooLarge(c) : await next();
+    return await limitStreamed(c, next);
+  });
 
   /** Waits for a linearizable read point unless the caller asked for a stale read. */
   const readPoint = async (c: Context): Promise<Consistency> => {

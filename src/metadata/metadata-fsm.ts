@@ -49,8 +49,12 @@ export class MetadataFSM implements StateMachine {
     this.#log = opts.logger ?? silentLogger;
   }
 
-  /** Applies one committed entry. Returns the operation's result or a typed rejection; never throws. */
-  apply(data: Uint8Array, index: number): ApplyResult {
+  /**
+   * Applies one committed entry. Returns the operation's result or a typed rejection; never throws.
+   * With `resultWanted` false (no one on this node waits for it) the result is not copied: it is the
+   * session table's own object and must not be changed.
+   */
+  apply(data: Uint8Array, index: number, resultWanted = true): ApplyResult {
     const s = this.#state;
     if (index > 0 && index <= s.index) {
       return this.#rejected({ code: "Invalid", message: `entry ${index} was already applied (applied up to ${s.index})` });
@@ -63,7 +67,7 @@ export class MetadataFSM implements StateMachine {
       return this.#rejected(toOpError(e));
     }
     const seen = this.#sessions.lookup(cmd.clientId, cmd.seq);
-    if (seen.kind === "duplicate") return clonePlain(seen.result);
+    if (seen.kind === "duplicate") return resultWanted ? clonePlain(seen.result) : seen.result;
     if (seen.kind === "stale") {
       return this.#rejected({
         code: "Conflict",
@@ -97,7 +101,7 @@ export class MetadataFSM implements StateMachine {
     }
     this.#sessions.record(cmd.clientId, cmd.seq, cmd.ackBelow, result);
     this.#emit(events, { index: s.index, version: s.version });
-    return clonePlain(result);
+    return resultWanted ? clonePlain(result) : result;
   }
 
   /** The whole state and the session table, as CBOR. */

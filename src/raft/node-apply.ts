@@ -43,11 +43,12 @@ export class Applier {
     }
     if (e.data.length === 0) return this.advanceTo(e.index); // a new leader's no-op
     const { tag, payload } = unwrapProposal(e.data);
+    const mine = tag !== undefined && tag.proposer === this.selfId && tag.incarnation === this.incarnation;
     let result: unknown;
     let error: unknown;
     let failed = false;
     try {
-      result = this.fsm.apply(payload, e.index);
+      result = this.fsm.apply(payload, e.index, mine);
     } catch (err) {
       // Deterministic on every node, so the log moves on; only the proposer hears about it.
       error = err;
@@ -55,8 +56,8 @@ export class Applier {
       this.logger.warn("raft.apply_failed", { index: e.index, error: err });
     }
     this.applied = e.index;
-    if (tag && tag.proposer === this.selfId && tag.incarnation === this.incarnation) {
-      this.pending.applied(tag.requestId, e.index, result, error, failed);
+    if (mine) {
+      this.pending.applied(tag!.requestId, e.index, result, error, failed);
     }
     this.notify();
   }

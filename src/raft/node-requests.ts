@@ -16,8 +16,10 @@ export interface ProposeResult {
 interface PendingProposal {
   resolve(v: ProposeResult): void;
   reject(e: unknown): void;
-  timer: unknown;
   startedAt: number;
+  /** Clock time at which it fails with Timeout. */
+  deadline: number;
+  timeoutMs: number;
 }
 
 interface PendingRead {
@@ -40,6 +42,12 @@ export class PendingRequests {
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
   private readonly waiters = new Set<Waiter>();
+  /**
+   * One timer for every proposal deadline, armed at the earliest one (a timer per proposal cost a
+   * setTimeout and a clearTimeout per write on a busy leader). `sweepAt` is when it fires.
+   */
+  private sweepTimer: unknown;
+  private sweepAt = Infinity;
 
   constructor(private readonly clock: Clock, private readonly counters: NodeCounters) {}
 
@@ -49,19 +57,53 @@ export class PendingRequests {
       const p = this.proposals.get(requestId);
       if (!p) return;
       this.proposals.delete(requestId);
-      this.clock.clearTimeout(p.timer);
+      if (this.proposals.size === 0) this.disarmSweep();
       this.counters.proposalsFailed++;
       p.reject(e);
     };
+    const startedAt = this.clock.now();
+    const deadline = startedAt + timeoutMs;
     const promise = new Promise<ProposeResult>((resolve, reject) => {
-      const timer = this.clock.setTimeout(
-        () => fail(new StreamBusError("Timeout", `proposal not applied within ${timeoutMs} ms; it may still commit later`)),
-        timeoutMs,
-      );
-      this.proposals.set(requestId, { resolve, reject, timer, startedAt: this.clock.now() });
+      this.proposals.set(requestId, { resolve, reject, startedAt, deadline, timeoutMs });
     });
+    this.armSweep(deadline);
     this.counters.proposals++;
     return { promise, fail };
+  }
+
+  private armSweep(deadline: number): void {
+    if (deadline >= this.sweepAt) return;
+    this.clock.clearTimeout(this.sweepTimer);
+    this.sweepAt = deadline;
+    this.sweepTimer = this.clock.setTimeout(() => this.sweep(), Math.max(0, deadline - this.clock.now()));
+  }
+
+  /** Nothing left to time out: no timer keeps the process alive. */
+  private disarmSweep(): void {
+    if (this.sweepTimer === undefined) return;
+    this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+  }
+
+  /** Fails every proposal past its deadline and re-arms the timer at the next one. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    const now = this.clock.now();
+    const expired: number[] = [];
+    let next = Infinity;
+    for (const [id, p] of this.proposals) {
+      if (p.deadline <= now) expired.push(id);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    for (const id of expired) {
+      const p = this.proposals.get(id)!;
+      this.proposals.delete(id);
+      this.counters.proposalsFailed++;
+      p.reject(new StreamBusError("Timeout", `proposal not applied within ${p.timeoutMs} ms; it may still commit later`));
+    }
+    if (next !== Infinity) this.armSweep(next);
   }
 
   /** The entry of proposal `requestId` was applied: settle it with apply()'s result or error. */
@@ -69,7 +111,7 @@ export class PendingRequests {
     const p = this.proposals.get(requestId);
     if (!p) return;
     this.proposals.delete(requestId);
-    this.clock.clearTimeout(p.timer);
+    if (this.proposals.size === 0) this.disarmSweep();
     this.counters.commitLatency.observe(this.clock.now() - p.startedAt);
     if (!failed) p.resolve({ index, result });
     else {
@@ -163,9 +205,9 @@ export class PendingRequests {
 
   /** Fails everything pending with `err` (node stopping). */
   failAll(err: StreamBusError): void {
+    this.disarmSweep();
     for (const [id, p] of [...this.proposals]) {
       this.proposals.delete(id);
-      this.clock.clearTimeout(p.timer);
       this.counters.proposalsFailed++;
       p.reject(err);
     }

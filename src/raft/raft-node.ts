@@ -199,7 +199,7 @@ export class RaftNode {
     const wrapped = wrapProposal({ proposer: this.id, incarnation: this.applier.incarnation, requestId }, data);
     const { promise, fail } = this.pending.proposal(requestId, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     // While a Ready is in flight the proposal waits in the inbox; without a leader it would only fail later.
-    if (this.busy && this.st().lead === 0) fail(this.noLeader());
+    if (this.busy && this.raw!.lead === 0) fail(this.noLeader());
     else {
       this.exec((raw) => {
         try {
@@ -245,7 +245,7 @@ export class RaftNode {
     dv.setUint32(4, this.nextReadId);
     this.nextReadId = this.nextReadId + 1 >= U32 ? 1 : this.nextReadId + 1;
     return this.pending.read(hex(ctx), timeoutMs, this.config.electionTimeout, (first, fail) => {
-      if (first && this.busy && this.st().lead === 0) {
+      if (first && this.busy && this.raw!.lead === 0) {
         reachedCore();
         return fail(this.noLeader());
       }
@@ -262,17 +262,17 @@ export class RaftNode {
   }
 
   isLeader(): boolean {
-    return this.state === "running" && this.raw !== undefined && this.st().role === "leader";
+    return this.state === "running" && this.raw !== undefined && this.raw.role === "leader";
   }
 
   leaderId(): number | undefined {
     if (this.state !== "running" || !this.raw) return undefined;
-    const lead = this.st().lead;
+    const lead = this.raw.lead;
     return lead === 0 ? undefined : lead;
   }
 
   get term(): number {
-    return this.raw ? this.st().term : 0;
+    return this.raw ? this.raw.term : 0;
   }
 
   /** The core's status, with `applied` as this driver has applied it. */
@@ -679,7 +679,7 @@ export class RaftNode {
     if (lead === this.lastLead) return;
     this.lastLead = lead;
     if (lead !== 0) this.counters.leaderChanges++;
-    this.logger.info("raft.leader_changed", { leader: lead, term: this.st().term });
+    this.logger.info("raft.leader_changed", { leader: lead, term: this.raw.term });
     for (const fn of this.leaderListeners) {
       try {
         fn(lead === 0 ? undefined : lead);

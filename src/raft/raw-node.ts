@@ -97,6 +97,21 @@ export class RawNode {
   private prevVote: NodeId;
   private prevCommit: number;
 
+  /** The current leader (0: none known); as status().lead without status()'s copies (hot path). */
+  get lead(): NodeId {
+    return this.raft.lead;
+  }
+
+  /** This node's current role; as status().role, without the copies. */
+  get role(): Role {
+    return this.raft.role;
+  }
+
+  /** The current term; as status().term, without the copies. */
+  get term(): number {
+    return this.raft.term;
+  }
+
   /** Throws StreamBusError "Invalid" for a bad config and "Corrupt" for an inconsistent initial state. */
   constructor(opts: RawNodeOptions) {
     this.raft = new Raft(opts.config, opts.initial, opts.random);

@@ -166,8 +166,12 @@ export interface Ready {
 
 /** The application's deterministic state machine. */
 export interface StateMachine {
-  /** Applies one committed normal entry's data (never a no-op or conf change); returns its result. */
-  apply(data: Uint8Array, index: number): unknown;
+  /**
+   * Applies one committed normal entry's data (never a no-op or conf change); returns its result.
+   * `resultWanted` is false when no caller on this node waits for the result (another node proposed the
+   * entry), so the machine may skip building or copying it.
+   */
+  apply(data: Uint8Array, index: number, resultWanted?: boolean): unknown;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;
 }
