@@ -38,6 +38,9 @@ export function repairLeaders(work: WorkPartition[], c: Cluster, replicas: Targe
   /** Moves leadership of one of u's partitions to v by a replica move (plus a compensating one). */
   const shift = (u: number, v: number): boolean => {
     const needBack = count[v] + 1 > replicas.hi[v] || count[u] - 1 < replicas.lo[u];
+    // The follower sent back does not depend on p (nothing moves during the search) beyond q ≠ p: the
+    // first two candidates in follows[v] order serve every p, instead of scanning follows[v] once per p.
+    let backs: number[] | null = null;
     for (const p of ledBy[u]) {
       const reps = work[p].replicas;
       if (reps[0] !== u || !fits(c, reps, 0, v)) continue;
@@ -45,14 +48,20 @@ export function repairLeaders(work: WorkPartition[], c: Cluster, replicas: Targe
         move(p, 0, v);
         return true;
       }
-      for (const q of follows[v]) {
-        const qr = work[q].replicas;
-        const s = qr.indexOf(v);
-        if (q === p || s <= 0 || !fits(c, qr, s, u)) continue;
-        move(p, 0, v);
-        move(q, s, u);
-        return true;
+      if (!backs) {
+        backs = [];
+        for (const q of follows[v]) {
+          const qr = work[q].replicas;
+          const s = qr.indexOf(v);
+          if (s <= 0 || backs.includes(q) || !fits(c, qr, s, u)) continue;
+          if (backs.push(q) === 2) break;
+        }
       }
+      const q = backs[0] === p ? backs[1] : backs[0];
+      if (q === undefined) continue;
+      move(p, 0, v);
+      move(q, work[q].replicas.indexOf(v), u);
+      return true;
     }
     return false;
   };

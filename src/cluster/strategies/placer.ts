@@ -1,12 +1,27 @@
 import { MinHeap } from "./heap.ts";
 import { balanceLeaders, type LeaderGuard } from "./leader-balancer.ts";
 import { leadersWithin, repairLeaders } from "./leader-repair.ts";
-import { type Cluster, fits, rackCap, type WorkPartition } from "./model.ts";
+import type { Assignment } from "../assignment.ts";
+import type { AssignmentConstraints, BrokerMetadata, PartitionInfo } from "../types.ts";
+import { buildCluster, type Cluster, fits, rackCap, toAssignment, type WorkPartition, workFromInfos } from "./model.ts";
 import { balanceReplicas } from "./replica-balancer.ts";
 import { computeTargets, integerTargets, leaderTargets, replicaTargets, type Targets } from "./targets.ts";
 
 /** How a topic's leaders are laid out: striped one by one over brokers, or in contiguous ranges. */
 export type Layout = "stripe" | "range";
+
+/** A fresh assignment of `partitions` over `brokers` in `layout`: the `assign` of every strategy. */
+export function assignFresh(
+  partitions: PartitionInfo[],
+  brokers: BrokerMetadata[],
+  constraints: AssignmentConstraints,
+  layout: Layout,
+): Assignment {
+  const c = buildCluster(brokers, constraints);
+  const work = workFromInfos(partitions, c);
+  placeAll(work, c, layout);
+  return toAssignment(work, c);
+}
 
 /**
  * Places every partition from scratch, in place (all replicas of `work` must be -1).

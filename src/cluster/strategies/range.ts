@@ -1,7 +1,6 @@
 import type { Assignment } from "../assignment.ts";
 import type { AssignmentConstraints, AssignmentStrategy, BrokerMetadata, PartitionInfo } from "../types.ts";
-import { buildCluster, toAssignment, workFromInfos } from "./model.ts";
-import { placeAll } from "./placer.ts";
+import { assignFresh } from "./placer.ts";
 import { infosOf } from "./infos.ts";
 
 /**
@@ -17,10 +16,7 @@ export class RangeStrategy implements AssignmentStrategy {
   readonly name = "range";
 
   assign(partitions: PartitionInfo[], brokers: BrokerMetadata[], constraints: AssignmentConstraints = {}): Assignment {
-    const c = buildCluster(brokers, constraints);
-    const work = workFromInfos(partitions, c);
-    placeAll(work, c, "range");
-    return toAssignment(work, c);
+    return assignFresh(partitions, brokers, constraints, "range");
   }
 
   rebalance(current: Assignment, brokers: BrokerMetadata[], constraints: AssignmentConstraints = {}): Assignment {

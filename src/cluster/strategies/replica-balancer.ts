@@ -12,12 +12,47 @@ import type { Targets } from "./targets.ts";
  * move, each to a broker that needs it. So the move count is the lower bound max(Σ surplus, Σ deficit)
  * (`minimumMoves`) unless the rack rule or distinctness blocks every direct move; then a short chain through
  * a third broker (one extra move) is used, and only when no chain exists is a broker left off target.
+ * Empty slots are first placed as a maximum matching (augmenting paths through slots placed in this pass), so
+ * extra moves go only to slots the rules leave no direct home; with racks that is the rack-constrained
+ * minimum in the cases tested. Should that leave a broker off target, the older greedy order is run too and
+ * the better result kept.
  */
 export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): void {
+  const first = balance(work, c, t, true);
+  if (first.broken === 0 && first.off === 0) return;
+  // Off target: the matching order (which defers chains) can strand a slot in a tight cluster where placing
+  // chains as they come does not. Try that too and keep the better result: fewer rule breaks, then fewer
+  // brokers off target, then fewer moves. Both runs are deterministic, so the choice is too.
+  const matched = new Map([...first.original.keys()].map((p) => [p, work[p].replicas]));
+  first.undo();
+  const second = balance(work, c, t, false);
+  if ((first.broken - second.broken || first.off - second.off || first.moved - second.moved) <= 0) {
+    second.undo();
+    for (const [p, reps] of matched) work[p].replicas = reps;
+  }
+}
+
+interface Outcome {
+  /** Touched partitions rack rule breaks, brokers outside [lo, hi], replicas moved. */
+  broken: number;
+  off: number;
+  moved: number;
+  /** Replicas before the pass of every partition it changed. */
+  original: Map<number, number[]>;
+  undo(): void;
+}
+
+/**
+ * One balancing pass. `matching` defers slots that need an extra move until every other slot is placed and
+ * searches augmenting paths of any length; without it, each slot takes a chain as soon as it needs one.
+ */
+function balance(work: WorkPartition[], c: Cluster, t: Targets, matching: boolean): Outcome {
   const n = c.ids.length;
   const { lo, hi } = t;
   // Total effort for chain searches in one call, so an unreachable target costs milliseconds, not seconds.
   let searchBudget = 300_000;
+  // Augmenting-path searches have their own allowance, so they never starve the chain searches above.
+  let rerouteBudget = 1_000_000;
   const count = new Int32Array(n);
   let clean = true;
   for (const w of work) {
@@ -25,7 +60,18 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
     if (clean && breaksRackRule(c, w.replicas)) clean = false;
   }
   for (let b = 0; b < n && clean; b++) clean = count[b] >= lo[b] && count[b] <= hi[b];
-  if (clean) return; // already balanced: nothing moves
+  const original = new Map<number, number[]>();
+  const touch = (p: number) => original.has(p) || original.set(p, work[p].replicas.slice());
+  const outcome = (): Outcome => {
+    let broken = 0, moved = 0, off = 0;
+    for (const [p, before] of original) {
+      for (const r of work[p].replicas) if (!before.includes(r)) moved++;
+      if (breaksRackRule(c, work[p].replicas)) broken++;
+    }
+    for (let b = 0; b < n; b++) if (count[b] < lo[b] || count[b] > hi[b]) off++;
+    return { broken, off, moved, original, undo: () => original.forEach((reps, p) => (work[p].replicas = reps)) };
+  };
+  if (clean) return outcome(); // already balanced: nothing moves
   // Partitions per broker, built on first use (filling empty slots alone never needs it). Lists only grow;
   // an entry is current when the partition still holds the broker.
   let hostedLists: number[][] | null = null;
@@ -47,7 +93,8 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
 
   // 1. Evict replicas that break the rack rule, from the most loaded broker of the most crowded rack.
   if (c.rackAware && c.rackCount > 1) {
-    for (const w of work) {
+    for (let p = 0; p < work.length; p++) {
+      const w = work[p];
       while (breaksRackRule(c, w.replicas)) {
         const byRack = new Map<number, number>();
         for (const r of w.replicas) if (r >= 0) byRack.set(c.rackOf[r], (byRack.get(c.rackOf[r]) ?? 0) + 1);
@@ -65,6 +112,7 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
           if (r < 0 || c.rackOf[r] !== worstRack) continue;
           if (slot < 0 || count[r] - hi[r] > count[w.replicas[slot]] - hi[w.replicas[slot]]) slot = j;
         }
+        touch(p);
         count[w.replicas[slot]]--;
         w.replicas[slot] = -1;
       }
@@ -85,6 +133,10 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
   const receivers = new MinHeap();
   for (let b = 0; b < n; b++) receivers.push(recvKey(b), b, b);
   const stash: number[] = [];
+  // Brokers already popped in this pick: the heap holds duplicates (a broker is pushed again whenever its
+  // key may have changed), and re-pushing each copy kept them all, so every pick walked all of them.
+  const picked = new Int32Array(n);
+  let pickStamp = 0;
 
   /**
    * Best broker with room that may take `slot` of partition p; -1 when none. A leader slot first looks for a
@@ -99,10 +151,12 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
   };
   const pickFrom = (p: number, slot: number, leaderShare: boolean, needyOnly: boolean): number => {
     let found = -1, sawNeedy = false;
+    const stamp = ++pickStamp;
     while (receivers.size > 0) {
       const e = receivers.pop()!;
       const b = e.value;
-      if (e.key !== recvKey(b)) continue; // stale entry
+      if (e.key !== recvKey(b) || picked[b] === stamp) continue; // stale entry or a copy
+      picked[b] = stamp;
       stash.push(b);
       if (count[b] >= hi[b]) break; // every remaining broker is full
       if (needyOnly && count[b] >= lo[b]) break;
@@ -121,6 +175,7 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
   };
 
   const place = (p: number, slot: number, to: number) => {
+    touch(p);
     const from = work[p].replicas[slot];
     if (from >= 0) {
       count[from]--;
@@ -138,8 +193,12 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
 
   // 2. Fill empty slots. `filled` remembers which slots each broker got here, so a later slot that finds
   // every allowed broker full can take one of them and send that earlier slot elsewhere: an augmenting path
-  // that costs no extra move, since both slots move anyway.
+  // that costs no extra move, since both slots move anyway. Slots with no such path wait until every other
+  // slot is placed (the placement is then a maximum matching of slots to room); only then does each take a
+  // chain, whose extra move uses room that matching left spare, so it never blocks another slot. Placing
+  // chains early can spend room a later slot needed (the rack rule ties many slots to few racks).
   const filled: number[][] = Array.from({ length: n }, () => []);
+  const deferred: number[] = [];
   for (let p = 0; p < work.length; p++) {
     const reps = work[p].replicas;
     for (let s = 0; s < reps.length; s++) {
@@ -152,11 +211,24 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
       }
       const v = pickReceiver(p, s);
       if (v >= 0) place(p, s, v);
-      else if (!reroute(p, s) && !chain(p, s)) place(p, s, lastResort(p, s));
+      else if (!reroute(p, s)) {
+        if (matching) {
+          deferred.push(p * 1024 + s);
+          continue;
+        }
+        if (!chain(p, s)) place(p, s, lastResort(p, s));
+      }
       filled[reps[s]].push(p * 1024 + s);
       holesWith[reps[s]] += holesLeft;
       receivers.push(recvKey(reps[s]), reps[s], reps[s]);
     }
+  }
+  for (const code of deferred) {
+    const p = Math.floor(code / 1024), s = code % 1024;
+    const v = pickReceiver(p, s);
+    if (v >= 0) place(p, s, v);
+    else if (!reroute(p, s, true) && !chain(p, s)) place(p, s, lastResort(p, s));
+    filled[work[p].replicas[s]].push(code);
   }
 
   // 3. Shed surplus: followers first, so leaderships stay where they are when possible.
@@ -198,26 +270,76 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
     while (count[v] < lo[v] && chainInto(v));
   }
 
-  /** Takes a full broker w allowed for (p, slot) and re-homes one of the slots w was given in this pass. */
-  function reroute(p: number, slot: number): boolean {
-    let budget = Math.min(50_000, searchBudget);
+  /**
+   * Homes (p, slot) when every broker allowed for it is full: an augmenting path through the slots filled in
+   * this pass. A full broker w1 takes the slot, one of w1's new slots goes to w2, ..., the last to a broker
+   * with room. Every slot on the path moves anyway, so this costs no extra move. Breadth first over brokers
+   * (shortest path); one level is not enough when the rack rule ties slots to few racks. With `extraMove`, a
+   * broker on the path may instead hand any replica it hosts to a broker with room: one extra move.
+   */
+  function reroute(p: number, slot: number, extraMove = false): boolean {
+    let budget = matching ? Math.min(100_000, rerouteBudget) : Math.min(50_000, searchBudget);
+    // from[w] = broker whose new slot w takes on the path (-1: w takes (p, slot) itself); via[w] = that slot.
+    const from = new Int32Array(n).fill(-2), via = new Int32Array(n);
+    const queue: number[] = [];
     for (let w = 0; w < n; w++) {
-      if (!fits(c, work[p].replicas, slot, w) || count[w] >= c.maxPerBroker) continue;
-      const mine = filled[w];
-      for (let k = 0; k < mine.length; k++) {
-        if (--budget < 0 || --searchBudget < 0) return false;
-        const q = Math.floor(mine[k] / 1024), qs = mine[k] % 1024;
-        if (work[q].replicas[qs] !== w || q === p) continue;
-        const w2 = pickReceiver(q, qs);
-        if (w2 < 0) continue;
-        place(q, qs, w2);
-        filled[w2].push(mine[k]);
-        mine.splice(k, 1);
-        place(p, slot, w);
-        return true;
+      if (count[w] >= c.maxPerBroker || !fits(c, work[p].replicas, slot, w)) continue;
+      from[w] = -1;
+      queue.push(w);
+    }
+    for (let head = 0; head < queue.length; head++) {
+      const w = queue[head];
+      for (const code of filled[w]) {
+        const q = Math.floor(code / 1024), qs = code % 1024;
+        if (q === p || work[q].replicas[qs] !== w) continue;
+        // Each step scans every broker, so it costs n of the budget (one level only: 1, from the chains' budget).
+        if (matching ? (budget -= n) < 0 || (rerouteBudget -= n) < 0 : --budget < 0 || --searchBudget < 0) return false;
+        const end = pickReceiver(q, qs);
+        if (end >= 0) return applyPath(p, slot, w, code, end);
+        for (let w2 = 0; w2 < n && matching; w2++) {
+          if (from[w2] !== -2 || !fits(c, work[q].replicas, qs, w2)) continue;
+          (from[w2] = w), (via[w2] = code);
+          queue.push(w2);
+        }
+      }
+      if (!extraMove) continue;
+      for (const q of hosted(w)) {
+        const qs = work[q].replicas.indexOf(w);
+        if (q === p || qs < 0) continue;
+        if ((budget -= n) < 0 || (rerouteBudget -= n) < 0) return false;
+        const end = pickReceiver(q, qs);
+        if (end >= 0 && applyPath(p, slot, w, q * 1024 + qs, end)) return true;
       }
     }
     return false;
+
+    /** Shifts the path ending with slot `code` (now on w) moving to `end`; undone if a step no longer fits. */
+    function applyPath(p: number, slot: number, w: number, code: number, end: number): boolean {
+      const steps: Array<[number, number, number]> = []; // [slot code, from broker, to broker]
+      for (let to = end, at = w, cur = code; ; ) {
+        steps.push([cur, at, to]);
+        if (from[at] === -1) break;
+        (to = at), (cur = via[at]), (at = from[at]);
+      }
+      const first = steps[steps.length - 1][1];
+      const done: Array<[number, number]> = [];
+      for (const [cur, at, to] of steps) {
+        const q = Math.floor(cur / 1024), qs = cur % 1024;
+        if (work[q].replicas[qs] !== at || !fits(c, work[q].replicas, qs, to)) {
+          for (let k = done.length - 1; k >= 0; k--) place(Math.floor(done[k][0] / 1024), done[k][0] % 1024, done[k][1]);
+          return false;
+        }
+        place(q, qs, to);
+        filled[to].push(cur);
+        done.push([cur, at]);
+      }
+      if (!fits(c, work[p].replicas, slot, first)) {
+        for (let k = done.length - 1; k >= 0; k--) place(Math.floor(done[k][0] / 1024), done[k][0] % 1024, done[k][1]);
+        return false;
+      }
+      place(p, slot, first);
+      return true;
+    }
   }
 
   /**
@@ -246,6 +368,7 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
 
   // 5. Raising may have left a broker above hi that had no receiver earlier; shed once more.
   shedAll();
+  return outcome();
 
   /** Sheds every broker's surplus above hi, to brokers below lo first (followers first). */
   function shedAll(): void {

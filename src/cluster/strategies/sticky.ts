@@ -1,7 +1,7 @@
 import type { Assignment } from "../assignment.ts";
 import type { AssignmentConstraints, AssignmentStrategy, BrokerMetadata, PartitionInfo } from "../types.ts";
-import { buildCluster, toAssignment, workFromAssignment, workFromInfos } from "./model.ts";
-import { balanceAllLeaders, placeAll } from "./placer.ts";
+import { buildCluster, toAssignment, workFromAssignment } from "./model.ts";
+import { assignFresh, balanceAllLeaders } from "./placer.ts";
 import { balanceReplicas } from "./replica-balancer.ts";
 import { replicaTargets } from "./targets.ts";
 
@@ -23,10 +23,7 @@ export class StickyStrategy implements AssignmentStrategy {
   readonly name = "sticky";
 
   assign(partitions: PartitionInfo[], brokers: BrokerMetadata[], constraints: AssignmentConstraints = {}): Assignment {
-    const c = buildCluster(brokers, constraints);
-    const work = workFromInfos(partitions, c);
-    placeAll(work, c, "stripe");
-    return toAssignment(work, c);
+    return assignFresh(partitions, brokers, constraints, "stripe");
   }
 
   rebalance(current: Assignment, brokers: BrokerMetadata[], constraints: AssignmentConstraints = {}): Assignment {

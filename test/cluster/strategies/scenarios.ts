@@ -104,6 +104,12 @@ export function checkBalanced(
   }
 }
 
+/** The eligible brokers span at most one rack (brokers without a rack count as one), so rackAware changes nothing. */
+function singleRack(brokers: BrokerMetadata[], constraints: AssignmentConstraints): boolean {
+  const ids = new Set(eligibleIds(brokers, constraints));
+  return new Set(brokers.filter((b) => ids.has(b.id)).map((b) => b.rack ?? "")).size <= 1;
+}
+
 /** Every rack (of the eligible brokers) has the same number of brokers. */
 export function evenRacks(brokers: BrokerMetadata[], constraints: AssignmentConstraints): boolean {
   const ids = new Set(eligibleIds(brokers, constraints));
@@ -112,7 +118,12 @@ export function evenRacks(brokers: BrokerMetadata[], constraints: AssignmentCons
   return new Set(sizes.values()).size <= 1;
 }
 
-export const runs = (n: number) => ({ numRuns: n });
+/**
+ * fast-check parameters. The seed is fixed so the suite is deterministic (CI never flakes on a fresh draw);
+ * PROPERTY_SEED=<n> explores another one, and a failure prints its seed and path for replay.
+ */
+const propertySeed = Number(process.env.PROPERTY_SEED ?? 20261127);
+export const runs = (n: number) => ({ numRuns: n, seed: propertySeed });
 
 const strategies: AssignmentStrategy[] = [new RoundRobinStrategy(), new RangeStrategy(), new StickyStrategy()];
 const sticky = new StickyStrategy();
@@ -164,7 +175,7 @@ export function applyChange(s: Scenario, change: { add: number; remove: number; 
   return { after, constraints: { ...s.constraints, excludedBrokers: excluded } };
 }
 
-/** Sticky after a cluster change: balanced, rules hold, moves == minimumMoves (without racks), idempotent. */
+/** Sticky after a cluster change: balanced, rules hold, moves == minimumMoves (no racks, or one), idempotent. */
 export const stickyChangeProperty = fc.property(scenarioArb, changeArb, (s, change) => {
   const a = attempt(() => sticky.assign(s.partitions, s.brokers, s.constraints), feasible(s.brokers, s.partitions, s.constraints));
   if (!a) return;
@@ -186,9 +197,11 @@ export const stickyChangeProperty = fc.property(scenarioArb, changeArb, (s, chan
   const n = eligibleIds(after, constraints).length;
   const maxRf = Math.max(...s.partitions.map((p) => p.replicas));
   const exact = departed === 0 || (departed === 1 && 3 * maxRf <= n); // else every free broker may sit in the partition
-  if (!constraints.rackAware && !s.weighted && exact && !pinned) expect(moves).toBe(min);
+  // rackAware over eligible brokers in one rack (or none set) is a no-op: the same bounds hold.
+  const racksFree = !constraints.rackAware || singleRack(after, constraints);
+  if (racksFree && !s.weighted && exact && !pinned) expect(moves).toBe(min);
   const slack = 2 * departed + 2 + (departed > 1 ? Math.ceil(min / 10) : 0);
-  if (!constraints.rackAware && !s.weighted && !pinned) expect(moves).toBeLessThanOrEqual(min + slack);
+  if (racksFree && !s.weighted && !pinned) expect(moves).toBeLessThanOrEqual(min + slack);
   const again = sticky.rebalance(next, after, constraints);
   // Balanced already (replicas and leaders) → nothing moves. Where leaders could not be fully balanced, a
   // second pass may still find a repair move.
@@ -227,5 +240,6 @@ export const stickyArbitraryProperty = fc.property(scenarioArb, (s) => {
   // Near the bound: the empty slots of departed brokers can be out of reach (one per partition per broker).
   // Single-replica partitions pin leaderships whose repair costs moves; only the lower bound is checked then.
   const single = s.partitions.some((p) => p.replicas === 1);
-  if (!s.constraints.rackAware && !s.weighted && !single) expect(moves).toBeLessThanOrEqual(min + Math.ceil(min / 6) + 4);
+  const racksFree = !s.constraints.rackAware || singleRack(s.brokers, s.constraints);
+  if (racksFree && !s.weighted && !single) expect(moves).toBeLessThanOrEqual(min + Math.ceil(min / 6) + 4);
 });
