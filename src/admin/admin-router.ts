@@ -18,6 +18,7 @@ import type { AssignmentConstraints, BrokerMetadata, TopicState } from "../clust
 import { isStreamBusError, StreamBusError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { MetadataStore } from "../metadata/metadata-store.ts";
+import { topicState } from "../metadata/cluster-metadata-store.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import type { ConfState, Role } from "../raft/types.ts";
 import { requireTokenOnWrites } from "./auth.ts";
@@ -182,13 +183,13 @@ export function createAdminRouter(deps: AdminDeps): Hono {
 
   app.get("/v1/topics", async (c) => {
     await readPoint(c);
-    return c.json({ topics: metadata.fsm.listTopics().map((t) => topicView(localTopic(metadata, t.name))) });
+    return c.json({ topics: metadata.fsm.listTopics().map((t) => topicView(topicState(metadata.fsm, t.name))) });
   });
 
   app.get("/v1/topics/:name", async (c) => {
     const name = c.req.param("name");
     await readPoint(c);
-    return c.json(topicView(localTopic(metadata, name)));
+    return c.json(topicView(topicState(metadata.fsm, name)));
   });
 
   app.delete("/v1/topics/:name", async (c) => {
@@ -226,23 +227,6 @@ async function jsonBody(c: Context, required: boolean): Promise<unknown> {
   } catch {
     throw new StreamBusError("Invalid", "request body is not valid JSON");
   }
-}
-
-function localTopic(metadata: MetadataStore, name: string): TopicState {
-  const t = metadata.fsm.getTopic(name);
-  if (!t) throw new StreamBusError("NotFound", `topic "${name.slice(0, 249)}" does not exist`);
-  return {
-    name,
-    config: t.config,
-    partitions: metadata.fsm.listPartitions(name).map((p) => ({
-      partitionId: p.partitionId,
-      replicas: [...p.replicas],
-      leader: p.leader,
-      isr: [...p.isr],
-      leaderEpoch: p.leaderEpoch,
-      partitionEpoch: p.partitionEpoch,
-    })),
-  };
 }
 
 function topicView(t: TopicState) {

@@ -21,6 +21,7 @@ import type {
   TopicState,
 } from "../cluster/types.ts";
 import type { MetadataStore } from "./metadata-store.ts";
+import type { MetadataFSM } from "./metadata-fsm.ts";
 import type { BrokerInput, BrokerRecord, MetadataEvent, PartitionRecord } from "./types.ts";
 
 const OPTIONAL = ["rack", "capacity", "diskCapacityGB", "diskUsedGB", "networkBandwidth", "version"] as const;
@@ -58,6 +59,13 @@ const placement = (p: PartitionRecord): PartitionPlacement => ({
   replicas: [...p.replicas],
   leader: p.leader,
 });
+
+/** A topic with its partitions as this node's FSM holds them; NotFound for an unknown topic. */
+export function topicState(fsm: MetadataFSM, name: string): TopicState {
+  const t = fsm.getTopic(name);
+  if (!t) throw new StreamBusError("NotFound", `topic "${name.slice(0, 249)}" does not exist`);
+  return { name, config: t.config, partitions: fsm.listPartitions(name).map(partitionState) };
+}
 
 function partitionState(p: PartitionRecord): TopicPartitionState {
   const s: TopicPartitionState = {
@@ -138,23 +146,18 @@ export class ClusterMetadataStore implements ClusterStore {
     }
     const partitions = assignment.partitions().map((p) => ({ partitionId: p.partitionId, replicas: p.replicas, leader: p.leader }));
     await this.store.createTopic(name, config, partitions);
-    return this.#topicState(name);
+    return topicState(this.store.fsm, name);
   }
   async deleteTopic(name: string): Promise<void> {
     await this.store.deleteTopic(name);
   }
   async listTopics(): Promise<TopicState[]> {
     await this.store.versions();
-    return this.store.fsm.listTopics().map((t) => this.#topicState(t.name));
+    return this.store.fsm.listTopics().map((t) => topicState(this.store.fsm, t.name));
   }
   async getTopic(name: string): Promise<TopicState> {
     await this.store.versions();
-    return this.#topicState(name);
-  }
-  #topicState(name: string): TopicState {
-    const t = this.store.fsm.getTopic(name);
-    if (!t) throw new StreamBusError("NotFound", `topic "${name}" does not exist`);
-    return { name, config: t.config, partitions: this.store.fsm.listPartitions(name).map(partitionState) };
+    return topicState(this.store.fsm, name);
   }
 
   /** Replicated changes as ClusterEvents, in apply order, on this node. */
