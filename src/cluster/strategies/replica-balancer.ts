@@ -15,11 +15,11 @@ import type { Targets } from "./targets.ts";
  * Empty slots are first placed as a maximum matching (augmenting paths through slots placed in this pass), so
  * extra moves go only to slots the rules leave no direct home; with racks that is the rack-constrained
  * minimum in the cases tested. Should that leave a broker off target, the older greedy order is run too and
- * the better result kept.
+ * the better result kept. Returns the number of replicas moved.
  */
-export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): void {
+export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): number {
   const first = balance(work, c, t, true);
-  if (first.broken === 0 && first.off === 0) return;
+  if (first.broken === 0 && first.off === 0) return first.moved;
   // Off target: the matching order (which defers chains) can strand a slot in a tight cluster where placing
   // chains as they come does not. Try that too and keep the better result: fewer rule breaks, then fewer
   // brokers off target, then fewer moves. Both runs are deterministic, so the choice is too.
@@ -29,7 +29,9 @@ export function balanceReplicas(work: WorkPartition[], c: Cluster, t: Targets): 
   if ((first.broken - second.broken || first.off - second.off || first.moved - second.moved) <= 0) {
     second.undo();
     for (const [p, reps] of matched) work[p].replicas = reps;
+    return first.moved;
   }
+  return second.moved;
 }
 
 interface Outcome {

@@ -11,7 +11,7 @@ import {
 } from "../../../src/cluster/strategies/mod.ts";
 import type { AssignmentStrategy, BrokerMetadata, PartitionInfo } from "../../../src/cluster/types.ts";
 import { StreamBusError } from "../../../src/errors.ts";
-import { broker, eligibleIds, ruleProblems, spreadOver, topicPartitions } from "./helpers.ts";
+import { broker, distinctMoveBound, eligibleIds, ruleProblems, spreadOver, topicPartitions } from "./helpers.ts";
 
 const strategies: AssignmentStrategy[] = [new RoundRobinStrategy(), new RangeStrategy(), new StickyStrategy()];
 const brokers = (n: number, extra: (id: number) => Partial<BrokerMetadata> = () => ({})) =>
@@ -354,6 +354,88 @@ describe("sticky rebalance", () => {
     expect(minimumMoves(current, bs)).toBe(1);
     expect(movesBetween(current, next)).toBe(2);
     expect([...next.brokerLoad()]).toEqual([[1, 2], [2, 2], [3, 2]]);
+  });
+
+  test("RF 4 on 6 brokers, one excluded: distinctness lifts the true minimum to 55, above minimumMoves (46)", () => {
+    // The stickyChangeProperty counterexample (seed -1902031172, path 28:3:4:3:6:5:5:6:7:5:9:8:9:9:9:10):
+    // Sticky's own assign of 69 RF 4 partitions and one RF 2 over brokers 3, 5, 1006, 2001, 2002, 2004, then
+    // 2002 is excluded. The partitions come in three kinds of 23: A = {2001, 3, 5, 1006} (no 2004, no 2002),
+    // B = {2002, 2004, 3, 5} and C = {2002, 2004, 1006, 2001}; plus D = {3, 5}. Loads 47/47/46/46/46 (+46 on
+    // 2002); 278 replicas over 5 brokers: 55 or 56 each. minimumMoves = 46 (2002's replicas).
+    // True minimum 55. Lower bound: each of the 46 B/C partitions lost a replica and must gain one (46 moves).
+    // Broker 2004 must grow from 46 to ≥ 55, so it gains ≥ 9 replicas, each from a partition that lacks it:
+    // only A and D, which have no empty slot, so those are 9 further moves (a replica of A/D taken off 3, 5,
+    // 1006 or 2001; those brokers are refilled by the 2002 replicas of C and B). 46 + 9 = 55. It is reached
+    // (below), and an exact min-cost flow over this instance (partition → broker, cost 1 for a broker the
+    // partition lacks, broker loads in [55, 56]) gives 55 too. The property's old slack (46 + 4) was wrong here.
+    const rows = [[3, 5, 1006, 2001], [5, 2002, 2004, 3], [1006, 2001, 2002, 2004], [2001, 3, 5, 1006], [2002, 2004, 3, 5],
+      [2004, 1006, 2001, 2002]];
+    const placements = Array.from({ length: 69 }, (_, partitionId) => {
+      const replicas = partitionId === 0 ? [2001, 3, 5, 1006] : rows[partitionId % 6];
+      return { topic: "topic-0", partitionId, replicas, leader: replicas[0] };
+    });
+    const current = new Assignment([...placements, { topic: "topic-1", partitionId: 0, replicas: [3, 5], leader: 3 }]);
+    const ids = [2001, 2002, 3, 2004, 5, 1006];
+    const bs = ids.map((id) => broker(id));
+    // The exact instance the property built: Sticky's assign gives this very assignment.
+    const fresh = sticky.assign([...topicPartitions("topic-0", 69, 4), ...topicPartitions("topic-1", 1, 2)], bs);
+    expect(fresh.partitions()).toEqual(current.partitions());
+    const c = { excludedBrokers: new Set([2002]) };
+    const after = [...bs].reverse();
+    const kinds = new Map<string, number>();
+    for (const p of current.partitions()) {
+      const key = [...p.replicas].sort((x, y) => x - y).join(",");
+      kinds.set(key, (kinds.get(key) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(kinds)).toEqual({ "3,5,1006,2001": 23, "3,5,2002,2004": 23, "1006,2001,2002,2004": 23, "3,5": 1 });
+    expect(minimumMoves(current, after, c)).toBe(46);
+    expect(distinctMoveBound(current, after, c)).toBe(55);
+    const next = sticky.rebalance(current, after, c);
+    expect(movesBetween(current, next)).toBe(55);
+    const stats = assignmentStats(next, after, c);
+    expect([stats.replicasOnIneligible, stats.brokersOffTarget, stats.replicaSpread, stats.leaderSpread]).toEqual([0, 0, 1, 0]);
+    expect(ruleProblems(next, current.partitions().map((p) => ({ ...p, replicas: p.replicas.length })), after, c)).toEqual([]);
+    expect(movesBetween(next, sticky.rebalance(next, after, c))).toBe(0);
+  });
+
+  test("the same shape with 755 partitions: a pair of brokers sets the true minimum, 576 against minimumMoves 503", () => {
+    // Found by PROPERTY_SEED=-1902031172 (run 29). Sticky's assign of 754 RF 4 partitions and one RF 2 over the
+    // same six brokers; 2002 is excluded. Every eligible broker holds 503 and needs 603 or 604 (+100 at least).
+    // Brokers 3 and 1006 need ≥ 200 together, but the partitions that lost a replica to 2002 and lack 3 or
+    // 1006 are only 126 ({5, 2001, 2004} + hole) and the RF 2 one ({2004} + hole): at most 127, one each. The
+    // other ≥ 73 come from partitions without a hole, each costing a replica moved off an eligible broker on
+    // top of the 503 forced moves: ≥ 576. An exact min-cost flow over the instance also gives 576.
+    const ids = [2001, 2002, 3, 2004, 5, 1006];
+    const bs = ids.map((id) => broker(id));
+    const current = sticky.assign([...topicPartitions("topic-0", 754, 4), ...topicPartitions("topic-1", 1, 2)], bs);
+    const c = { excludedBrokers: new Set([2002]) };
+    const after = [...bs].reverse();
+    expect(minimumMoves(current, after, c)).toBe(503);
+    expect(distinctMoveBound(current, after, c)).toBe(576);
+    const next = sticky.rebalance(current, after, c);
+    expect(movesBetween(current, next)).toBe(576);
+    const stats = assignmentStats(next, after, c);
+    expect([stats.replicasOnIneligible, stats.brokersOffTarget, stats.replicaSpread, stats.leaderSpread]).toEqual([0, 0, 1, 0]);
+  });
+
+  test("four of eight brokers gone, one added: the greedy balance's needless moves are cancelled (47, not 49)", () => {
+    // RF 4 over 8 brokers; 5, 1006 and 2004 leave, 7 is excluded, 10000 joins. The greedy balance used two moves
+    // more than minimumMoves (49); the bound is reachable and the min-cost pass finds a cycle of hand-overs
+    // that saves them, so the result meets the bound exactly.
+    const rows = [[1001, 2002, 2003, 2004], [1006, 2008, 5, 7], [2002, 2003, 2004, 2008], [2003, 5, 7, 1001],
+      [2004, 1006, 2002, 2008], [2008, 5, 7, 1001], [5, 1006, 2002, 2003], [7, 2004, 1001, 1006]];
+    const replicas = [[5, 7, 1001, 1006], [7, 5, 1001, 1006], ...Array.from({ length: 21 }, (_, i) => rows[i % 8])];
+    const current = new Assignment(replicas.map((r, partitionId) => ({ topic: "t", partitionId, replicas: r, leader: r[0] })));
+    const after = [10000, 2008, 7, 2003, 2002, 1001].map((id) => broker(id));
+    const c = { excludedBrokers: new Set([7]) };
+    expect(minimumMoves(current, after, c)).toBe(47);
+    const next = sticky.rebalance(current, after, c);
+    expect(movesBetween(current, next)).toBe(47);
+    const stats = assignmentStats(next, after, c);
+    expect([stats.replicasOnIneligible, stats.brokersOffTarget]).toEqual([0, 0]);
+    expect(stats.replicaSpread).toBeLessThanOrEqual(1);
+    expect(stats.leaderSpread).toBeLessThanOrEqual(1);
+    expect(ruleProblems(next, replicas.map((_, partitionId) => ({ topic: "t", partitionId, replicas: 4 })), after, c)).toEqual([]);
   });
 });
 
