@@ -11,7 +11,8 @@ import { getMany, promisifyRequest, type UseStore } from "idb-keyval";
 import { StreamBusError } from "../../src/errors.ts";
 import type { Storage } from "../../src/ports/storage.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
-import { checkCompact, checkRange, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
+import { checkCompact, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
+import { MirroredLogStorage } from "../../src/storage/mirrored-log.ts";
 
 const STORE = "raft";
 
@@ -58,19 +59,18 @@ function strictStore(dbName: string): { use: UseStore; close(): Promise<void> } 
 }
 
 /** IndexedDB-backed Storage; see the module comment. */
-export class IndexedDbStorage implements Storage {
+export class IndexedDbStorage extends MirroredLogStorage implements Storage {
   private store?: ReturnType<typeof strictStore>;
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
-  private snap?: Snapshot;
-  private first = 1;
-  private log: Entry[] = [];
   private pending: { ops: Op[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing?: Promise<void>;
   private failure?: unknown;
   /** Transactions committed, for tests and benchmarks (group commit shows as fewer than mutations). */
   readonly stats = { mutations: 0, transactions: 0 };
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string) {
+    super();
+  }
 
   async open(): Promise<InitialState> {
     if (typeof indexedDB === "undefined") {
@@ -131,27 +131,6 @@ export class IndexedDbStorage implements Storage {
     return this.commit([{ del: keysFrom(from) }]);
   }
 
-  async entries(lo: number, hi: number): Promise<Entry[]> {
-    this.check();
-    checkRange(lo, hi, this.first, this.last());
-    return this.log.slice(lo - this.first, hi - this.first).map(copyEntry);
-  }
-
-  async term(index: number): Promise<number | undefined> {
-    this.check();
-    return this.termAt(index);
-  }
-
-  async firstIndex(): Promise<number> {
-    this.check();
-    return this.first;
-  }
-
-  async lastIndex(): Promise<number> {
-    this.check();
-    return this.last();
-  }
-
   async setHardState(state: HardState): Promise<void> {
     this.check();
     this.hard = { term: state.term, vote: state.vote, commit: state.commit };
@@ -176,11 +155,6 @@ export class IndexedDbStorage implements Storage {
     return this.commit(ops);
   }
 
-  async snapshot(): Promise<Snapshot | undefined> {
-    this.check();
-    return this.snap && copySnapshot(this.snap);
-  }
-
   async compact(compactIndex: number): Promise<void> {
     this.check();
     if (compactIndex <= this.first) return;
@@ -198,17 +172,7 @@ export class IndexedDbStorage implements Storage {
     await store.close();
   }
 
-  private last(): number {
-    return this.first + this.log.length - 1;
-  }
-
-  private termAt(index: number): number | undefined {
-    if (this.snap && index === this.snap.meta.index) return this.snap.meta.term;
-    if (index === 0) return 0;
-    return this.log[index - this.first]?.term;
-  }
-
-  private check(): void {
+  protected check(): void {
     if (!this.store) throw new StreamBusError("Unavailable", `IndexedDB storage "${this.name}" is not open`);
     if (this.failure !== undefined) {
       throw new StreamBusError("Unavailable", `IndexedDB storage "${this.name}" failed a write and must be reopened: ${String(this.failure)}`);

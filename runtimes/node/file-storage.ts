@@ -21,7 +21,8 @@ import { join } from "node:path";
 import { StreamBusError } from "../../src/errors.ts";
 import type { Storage } from "../../src/ports/storage.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
-import { checkCompact, checkRange, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
+import { checkCompact, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
+import { MirroredLogStorage } from "../../src/storage/mirrored-log.ts";
 import { frameRecord, syncDir, writeFileAtomic } from "./record-file.ts";
 import {
   cbor,
@@ -58,16 +59,13 @@ interface Queued {
 }
 
 /** File-backed Storage; see the module comment for the format and the durability argument. */
-export class FileStorage implements Storage {
+export class FileStorage extends MirroredLogStorage implements Storage {
   private readonly segmentBytes: number;
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
   /** Sequence number of the newest hard state written; the highest wins at recovery. */
   private hardSeq = 0;
   /** The newest hard state is a log record (not the file): a cut or a dropped segment must write it again. */
   private hardInLog = false;
-  private snap?: Snapshot;
-  private first = 1;
-  private log: Entry[] = [];
   /** Where each entry of `log` sits on disk. */
   private posSeg: Segment[] = [];
   private posOff: number[] = [];
@@ -84,6 +82,7 @@ export class FileStorage implements Storage {
   recovery: { tornBytes: number; file?: string } = { tornBytes: 0 };
 
   constructor(readonly dir: string, opts: FileStorageOptions = {}) {
+    super();
     this.segmentBytes = opts.segmentBytes ?? 64 << 20;
   }
 
@@ -149,33 +148,6 @@ export class FileStorage implements Storage {
     return this.enqueue({ kind: "append", truncate, writes });
   }
 
-  async entries(lo: number, hi: number): Promise<Entry[]> {
-    this.check();
-    checkRange(lo, hi, this.first, this.last());
-    return this.log.slice(lo - this.first, hi - this.first).map(copyEntry);
-  }
-
-  async term(index: number): Promise<number | undefined> {
-    this.check();
-    return this.termAt(index);
-  }
-
-  private termAt(index: number): number | undefined {
-    if (this.snap && index === this.snap.meta.index) return this.snap.meta.term;
-    if (index === 0) return 0;
-    return this.log[index - this.first]?.term;
-  }
-
-  async firstIndex(): Promise<number> {
-    this.check();
-    return this.first;
-  }
-
-  async lastIndex(): Promise<number> {
-    this.check();
-    return this.last();
-  }
-
   async setHardState(state: HardState): Promise<void> {
     this.check();
     const h = { term: state.term, vote: state.vote, commit: state.commit };
@@ -237,11 +209,6 @@ export class FileStorage implements Storage {
     return this.enqueue({ kind: "file", path: join(this.dir, "snapshot"), bytes, drop });
   }
 
-  async snapshot(): Promise<Snapshot | undefined> {
-    this.check();
-    return this.snap && copySnapshot(this.snap);
-  }
-
   async compact(compactIndex: number): Promise<void> {
     this.check();
     if (compactIndex <= this.first) return;
@@ -270,11 +237,7 @@ export class FileStorage implements Storage {
 
   // ---- in-memory planning ----
 
-  private last(): number {
-    return this.first + this.log.length - 1;
-  }
-
-  private check(): void {
+  protected check(): void {
     if (!this.opened) throw new StreamBusError("Unavailable", `file storage ${this.dir} is not open`);
     if (this.failure !== undefined) {
       throw new StreamBusError(
