@@ -58,6 +58,15 @@ export function rssMiB(pid) {
   } catch { return undefined; }
 }
 
+/** CPU seconds (user + system) `pid` has used so far (Linux /proc), or 0 when unreadable. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch { return 0; }
+}
+
 function track(proc, dir) {
   const rec = { proc, dir, exited: false };
   proc.on("exit", () => { rec.exited = true; });
@@ -186,8 +195,21 @@ export async function startStreamBus({ runtime = "bun", basePort = 19301, logLev
   };
 }
 
-/** Runs the load generator as its own process (so it never shares an event loop with a system under test). */
-export function runLoad(mode, url, conc, secs) {
+/**
+ * Runs the load generator as its own process (so it never shares an event loop with a system under test).
+ * With `pids`, the result also has `server_cpu_us`: CPU microseconds those processes spent per ok write.
+ */
+export async function runLoad(mode, url, conc, secs, pids = []) {
+  const before = pids.map(cpuSeconds);
+  const r = await runLoadProcess(mode, url, conc, secs);
+  if (pids.length && r.ok) {
+    const used = pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - before[i], 0);
+    r.server_cpu_us = Math.round((used * 1e6) / r.ok);
+  }
+  return r;
+}
+
+function runLoadProcess(mode, url, conc, secs) {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [join("scripts", "bench", "http-put-load.mjs"), mode, url, String(conc), String(secs)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";

@@ -55,9 +55,10 @@ try {
     const order = k % 2 === 0 ? systems : [...systems].reverse();
     const row = { conc };
     for (const s of order) {
-      const r = await runLoad(s.mode, s.url, conc, seconds);
+      const r = await runLoad(s.mode, s.url, conc, seconds, s.sys.nodes.map((n) => n.proc.pid));
       row[s.name] = r;
-      console.log(`  c=${conc} ${s.name}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms${r.bad ? `, ${r.bad} failed` : ""}`);
+      console.log(`  c=${conc} ${s.name}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ` +
+        `CPU per write: ${r.server_cpu_us} µs in the 3 nodes, ${r.loader_cpu_us} µs in the load generator${r.bad ? `, ${r.bad} failed` : ""}`);
     }
     rows.push(row);
   }

@@ -4,7 +4,8 @@
 // streambus: TARGET_URL is a node's POST /v1/brokers; each write re-registers one of 10,000 brokers
 // with a new port and a 100-byte tag, so both systems commit one small replicated write per request.
 // A copy of ../shared/bench/http-put-load.mjs (same logic, so figures compare), kept here because the
-// shared folder is not in every checkout. Prints one JSON line.
+// shared folder is not in every checkout. Prints one JSON line; loader_cpu_us (this process's CPU per ok
+// request) is the one addition, so a reader can tell when the load generator, not the system, is the limit.
 import http from 'node:http';
 const [mode, target, conc = '64', secs = '10'] = process.argv.slice(2);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(conc) });
@@ -36,5 +37,7 @@ await Promise.all(Array.from({ length: Number(conc) }, worker));
 const dt = (Date.now() - t0) / 1000;
 lat.sort((a, b) => a - b);
 const p = (q) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]?.toFixed(2);
-console.log(JSON.stringify({ mode, conc: Number(conc), ok, bad, ops_per_s: Math.round(ok / dt), p50_ms: p(0.5), p99_ms: p(0.99) }));
+const cpu = process.cpuUsage();
+console.log(JSON.stringify({ mode, conc: Number(conc), ok, bad, ops_per_s: Math.round(ok / dt), p50_ms: p(0.5), p99_ms: p(0.99),
+  loader_cpu_us: ok ? Math.round((cpu.user + cpu.system) / ok) : undefined }));
 process.exit(0);
