@@ -89,16 +89,22 @@ function snapshotChunk(v: unknown): SnapshotChunk {
   return chunk;
 }
 
+/**
+ * Entries travel as [term, index, type number, data] tuples, not maps: a map repeats its four key strings
+ * in every entry, and decoding them made a follower's message decode about six times slower.
+ */
 function entry(v: unknown, i: number): Entry {
-  if (!isObj(v)) bad(`entries[${i}] must be a map`);
-  if (v.type !== "normal" && v.type !== "confChange") bad(`entries[${i}].type must be "normal" or "confChange"`);
+  if (!Array.isArray(v) || v.length !== 4) bad(`entries[${i}] must be a [term, index, type, data] array`);
+  const type = v[2] === 0 ? "normal" : v[2] === 1 ? "confChange" : bad(`entries[${i}] type must be 0 (normal) or 1 (confChange)`);
   return {
-    term: uint(v.term, `entries[${i}].term`),
-    index: uint(v.index, `entries[${i}].index`),
-    type: v.type,
-    data: bytes(v.data, `entries[${i}].data`),
+    term: uint(v[0], `entries[${i}].term`),
+    index: uint(v[1], `entries[${i}].index`),
+    type,
+    data: bytes(v[3], `entries[${i}].data`),
   };
 }
+
+const entryTuple = (e: Entry): [number, number, number, Uint8Array] => [e.term, e.index, e.type === "normal" ? 0 : 1, e.data];
 
 /**
  * Checks that `v` has the shape of a Message and returns a clean copy (unknown fields dropped). Throws
@@ -139,7 +145,7 @@ export function validateMessage(v: unknown): Message {
  * decodeMessage(bytes).commit; // 10
  */
 export function encodeMessage(m: Message): Uint8Array {
-  return cbor.encode(m);
+  return cbor.encode(m.entries ? { ...m, entries: m.entries.map(entryTuple) } : m);
 }
 
 /** Decodes and shape-checks a message; throws StreamBusError "Invalid" on anything malformed. */

@@ -5,15 +5,22 @@ import { decodeCommand, encodeCommand } from "../../src/metadata/operation-codec
 import type { Command } from "../../src/metadata/types.ts";
 
 const cbor = new Encoder({ useRecords: false });
-const invalid = (raw: unknown): string => {
+const utf8 = new TextEncoder();
+const rejection = (bytes: Uint8Array): string => {
   try {
-    decodeCommand(cbor.encode(raw));
+    decodeCommand(bytes);
   } catch (e) {
     expect(e).toBeInstanceOf(StreamBusError);
     expect((e as StreamBusError).code).toBe("Invalid");
     return (e as StreamBusError).message;
   }
   throw new Error("expected Invalid");
+};
+/** The rejection of `raw` as a JSON command; as a CBOR command (earlier versions' log) it must be the same. */
+const invalid = (raw: unknown): string => {
+  const message = rejection(utf8.encode(JSON.stringify(raw)));
+  expect(rejection(cbor.encode(raw))).toBe(message);
+  return message;
 };
 
 describe("operation codec", () => {
@@ -33,6 +40,18 @@ describe("operation codec", () => {
     const extra = decodeCommand(cbor.encode({ ...cmd, evil: 1, op: { ...cmd.op, sneaky: true } }));
     expect("evil" in extra).toBe(false);
     expect("sneaky" in extra.op).toBe(false);
+  });
+
+  test("commands are JSON on the log; CBOR entries of earlier versions still decode; bad bytes are Invalid", () => {
+    const cmd: Command = { clientId: "c", seq: 1, op: { type: "deleteTopic", name: "t" } };
+    const bytes = encodeCommand(cmd);
+    expect(JSON.parse(new TextDecoder().decode(bytes))).toEqual(cmd);
+    expect(decodeCommand(cbor.encode(cmd))).toEqual(cmd);
+    expect(rejection(bytes.subarray(0, bytes.length - 3))).toContain("not valid JSON");
+    expect(rejection(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).toContain("not valid JSON"); // not UTF-8
+    expect(rejection(utf8.encode("{}"))).toContain("clientId");
+    expect(rejection(new Uint8Array([0xa1, 0x61]))).toContain("not valid CBOR");
+    expect(rejection(new Uint8Array(0))).toContain("not valid CBOR");
   });
 
   test("malformed commands name the offending field", () => {

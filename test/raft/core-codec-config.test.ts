@@ -26,7 +26,7 @@ const snap: Message = {
 };
 
 describe("raft codec", () => {
-  test("messages round-trip through CBOR", () => {
+  test("messages round-trip through CBOR (entries as [term, index, type, data] tuples)", () => {
     for (const m of [full, snap, { type: "heartbeat", from: 1, to: 2, term: 1 } as Message]) {
       const back = decodeMessage(encodeMessage(m));
       expect(back).toEqual(m);
@@ -50,8 +50,12 @@ describe("raft codec", () => {
     ["fractional index", { type: "app", from: 1, to: 2, term: 1, index: 1.5 }],
     ["string commit", { type: "app", from: 1, to: 2, term: 1, commit: "9" }],
     ["entries not an array", { type: "app", from: 1, to: 2, term: 1, entries: { 0: 1 } }],
-    ["entry data not bytes", { type: "app", from: 1, to: 2, term: 1, entries: [{ term: 1, index: 1, type: "normal", data: "x" }] }],
-    ["entry bad type", { type: "app", from: 1, to: 2, term: 1, entries: [{ term: 1, index: 1, type: "weird", data: new Uint8Array() }] }],
+    ["entry data not bytes", { type: "app", from: 1, to: 2, term: 1, entries: [[1, 1, 0, "x"]] }],
+    ["entry bad type", { type: "app", from: 1, to: 2, term: 1, entries: [[1, 1, 2, new Uint8Array()]] }],
+    ["entry type an array property name", { type: "app", from: 1, to: 2, term: 1, entries: [[1, 1, "length", new Uint8Array()]] }],
+    ["entry tuple too short", { type: "app", from: 1, to: 2, term: 1, entries: [[1, 1, 0]] }],
+    ["entry as a map", { type: "app", from: 1, to: 2, term: 1, entries: [{ term: 1, index: 1, type: "normal", data: new Uint8Array() }] }],
+    ["entry negative index", { type: "app", from: 1, to: 2, term: 1, entries: [[1, -1, 0, new Uint8Array()]] }],
     ["reject not boolean", { type: "appResp", from: 1, to: 2, term: 1, reject: 1 }],
     ["context not bytes", { type: "heartbeat", from: 1, to: 2, term: 1, context: [1, 2] }],
     ["chunk past total", { ...snap, snapshot: { ...snap.snapshot, offset: 10 } }],
