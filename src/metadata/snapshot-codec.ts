@@ -1,10 +1,11 @@
 /**
- * The FSM snapshot: the whole state plus the session table, as standard CBOR. Partitions are stored as
- * positional arrays (about half the bytes of keyed maps at 100,000 partitions). Decoding checks the shape and
+ * The FSM snapshot: the whole state plus the session table, as UTF-8 JSON (CBOR snapshots of earlier versions
+ * still load). Partitions are stored as positional arrays (about half the bytes of keyed maps at 100,000
+ * partitions). Decoding checks the shape and
  * builds a fresh state, so a bad snapshot throws "Corrupt" and leaves the running state untouched.
  */
 import { StreamBusError } from "../errors.ts";
-import { decodeCbor, encodeCbor } from "./operation-codec.ts";
+import { decodeJsonOrCbor, encodeJson, formatOf } from "./operation-codec.ts";
 import { MetadataState, type TopicEntry } from "./metadata-state.ts";
 import type { SessionSnapshot } from "./session-table.ts";
 import type { TopicConfig } from "../cluster/types.ts";
@@ -46,7 +47,7 @@ export function encodeSnapshot(state: MetadataState, sessions: SessionSnapshot):
     ]),
     sessions,
   };
-  return encodeCbor(body);
+  return encodeJson(body);
 }
 
 const corrupt = (why: string): never => {
@@ -58,9 +59,9 @@ const isIds = (v: unknown): v is number[] => Array.isArray(v) && v.every(isInt);
 export function decodeSnapshot(data: Uint8Array): { state: MetadataState; sessions: SessionSnapshot } {
   let body: SnapshotBody;
   try {
-    body = decodeCbor(data) as SnapshotBody;
+    body = decodeJsonOrCbor(data) as SnapshotBody;
   } catch (e) {
-    return corrupt(`not valid CBOR (${(e as Error).message})`);
+    return corrupt(`not valid ${formatOf(data)} (${(e as Error).message})`);
   }
   if (!body || typeof body !== "object") corrupt("not a map");
   if (body.format !== FORMAT) corrupt(`unknown format ${String(body.format)}`);

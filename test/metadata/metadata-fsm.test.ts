@@ -326,6 +326,17 @@ describe("snapshots", () => {
     expect(copy.getBroker(1)?.epoch).toBe(1);
   });
 
+  test("a CBOR snapshot of an earlier version restores to the same state as the JSON one", () => {
+    const a = busy();
+    const json = a.fsm.snapshot();
+    expect(json[0]).toBe(0x7b); // "{"
+    const old = cbor.encode(JSON.parse(new TextDecoder().decode(json)));
+    const copy = new MetadataFSM();
+    copy.restore(old);
+    expect(snapshotOfState(copy)).toBe(snapshotOfState(a.fsm));
+    expect(copy.snapshot()).toEqual(json);
+  });
+
   test("restore tells subscribers what changed", () => {
     const source = busy();
     const target = new FsmDriver();
@@ -343,7 +354,10 @@ describe("snapshots", () => {
   test("a corrupt snapshot throws Corrupt and keeps the state", () => {
     const d = busy();
     const before = snapshotOfState(d.fsm);
-    expect(() => d.fsm.restore(new Uint8Array([1, 2, 3]))).toThrow();
+    expect(() => d.fsm.restore(new Uint8Array([1, 2, 3]))).toThrow(/Corrupt|not valid CBOR/);
+    expect(() => d.fsm.restore(new TextEncoder().encode('{"format":1,"index":'))).toThrow(/not valid JSON/);
+    expect(() => d.fsm.restore(new TextEncoder().encode('{"format":1,"index":1,"version":1,"assignmentVersion":1,"brokers":[{}],"topics":[],"sessions":[]}')))
+      .toThrow(/bad broker/);
     expect(() => d.fsm.restore(cbor.encode({ format: 1, index: 1, version: 1, assignmentVersion: 1, brokers: [{}], topics: [], sessions: [] })))
       .toThrow(/Corrupt|bad broker/);
     expect(snapshotOfState(d.fsm)).toBe(before);
