@@ -236,6 +236,18 @@ export function cliFlags(usage) {
   };
 }
 
+/**
+ * The no-op server (scripts/bench/noop-server.ts, on Bun): resolves once it accepts requests. Its `putUrl`
+ * takes the StreamBus load; `nodes` lets runLoad count its CPU.
+ */
+export async function startNoopServer({ port = 19399 } = {}) {
+  const proc = spawn(join("node_modules", ".bin", "bun"), [join("scripts", "bench", "noop-server.ts"), String(port)], { stdio: ["ignore", "ignore", "inherit"] });
+  track(proc);
+  const putUrl = `http://127.0.0.1:${port}/v1/brokers`;
+  await waitFor(async () => (await fetch(putUrl, { method: "POST", body: "{}" })).status === 201, "the no-op server", 10_000);
+  return { name: "no-op", nodes: [{ proc }], putUrl, stop() { try { proc.kill("SIGKILL"); } catch { /* gone */ } } };
+}
+
 /** Spawns `cmd` with its output ignored, tracked so cleanupAll kills it. */
 export function startProcess(cmd, argv) {
   const proc = spawn(cmd, argv, { stdio: "ignore" });

@@ -2,11 +2,13 @@
 // `npm run bench:etcd`: StreamBus (Bun, 3 nodes, fsync) beside etcd (3 nodes, fsync) on loopback, the same
 // closed-loop HTTP write load against each leader at several concurrencies, alternating the systems.
 //   node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun|deno|node] [--warmup 2]
-//                               [--only streambus|etcd] [--log-level info]
+//                               [--only streambus|etcd] [--log-level info] [--no-ceiling]
 // etcd gets its v3 JSON gateway put (100-byte value); StreamBus gets POST /v1/brokers (re-registers one of
 // 10,000 brokers with a 100-byte tag). Each reply means the write is fsynced on a majority.
+// Unless --no-ceiling, the same load also drives a server that does nothing (scripts/bench/noop-server.ts):
+// the load generator's own ceiling on this machine, which bounds every ratio that can be measured here.
 import { cpus } from "node:os";
-import { cleanupAll, etcdVersion, runLoad, startEtcd, startStreamBus } from "./bench-procs.mjs";
+import { cleanupAll, etcdVersion, runLoad, startEtcd, startNoopServer, startStreamBus } from "./bench-procs.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -14,7 +16,7 @@ const flag = (name, dflt) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
 };
 if (args.includes("--help")) {
-  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 2] [--only streambus|etcd] [--log-level info]");
+  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 2] [--only streambus|etcd] [--log-level info] [--no-ceiling]");
   process.exit(0);
 }
 const seconds = Number(flag("--seconds", "8"));
@@ -23,6 +25,7 @@ const runtime = flag("--runtime", "bun");
 const warmup = Number(flag("--warmup", "2"));
 const only = flag("--only", "");
 const logLevel = flag("--log-level", "");
+const ceiling = !args.includes("--no-ceiling") && !only;
 if (!(seconds > 0) || concs.some((c) => !(c >= 1))) {
   console.error("--seconds must be > 0 and --conc a list of positive integers");
   process.exit(2);
@@ -47,6 +50,10 @@ try {
     console.log(`streambus: leader on port ${sb.leaderPort} (elected ${sb.electedMs.toFixed(0)} ms after start)`);
     systems.push({ name: "streambus", mode: "streambus", url: sb.putUrl, sys: sb });
   }
+  if (ceiling) {
+    const noop = await startNoopServer();
+    systems.push({ name: "noop", mode: "streambus", url: noop.putUrl, sys: noop });
+  }
   if (warmup > 0) for (const s of systems) await runLoad(s.mode, s.url, 16, warmup);
 
   const rows = [];
@@ -58,19 +65,24 @@ try {
       const r = await runLoad(s.mode, s.url, conc, seconds, s.sys.nodes.map((n) => n.proc.pid));
       row[s.name] = r;
       console.log(`  c=${conc} ${s.name}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ` +
-        `CPU per write: ${r.server_cpu_us} µs in the 3 nodes, ${r.loader_cpu_us} µs in the load generator${r.bad ? `, ${r.bad} failed` : ""}`);
+        `CPU per write: ${r.server_cpu_us} µs in the server processes, ${r.loader_cpu_us} µs in the load generator${r.bad ? `, ${r.bad} failed` : ""}`);
     }
     rows.push(row);
   }
 
   const pad = (s, n) => String(s ?? "-").padStart(n);
-  console.log("\n conc |  streambus ops/s    p50     p99 |       etcd ops/s    p50     p99 | ratio ops/s  p50");
-  console.log("------+---------------------------------+---------------------------------+-----------------");
+  console.log("\n conc |  streambus ops/s    p50     p99 |       etcd ops/s    p50     p99 | ratio ops/s  p50 | no-op ops/s  no-op/etcd");
+  console.log("------+---------------------------------+---------------------------------+------------------+------------------------");
   for (const r of rows) {
-    const s = r.streambus, e = r.etcd;
+    const s = r.streambus, e = r.etcd, n = r.noop;
     const ratio = s && e && e.ops_per_s ? (s.ops_per_s / e.ops_per_s).toFixed(2) + "x" : "-";
     const p50r = s && e ? (Number(s.p50_ms) / Number(e.p50_ms)).toFixed(2) + "x" : "-";
-    console.log(`${pad(r.conc, 5)} | ${pad(s?.ops_per_s, 16)} ${pad(s?.p50_ms, 6)} ${pad(s?.p99_ms, 7)} | ${pad(e?.ops_per_s, 16)} ${pad(e?.p50_ms, 6)} ${pad(e?.p99_ms, 7)} | ${pad(ratio, 11)} ${pad(p50r, 5)}`);
+    const ceil = n && e && e.ops_per_s ? (n.ops_per_s / e.ops_per_s).toFixed(2) + "x" : "-";
+    console.log(`${pad(r.conc, 5)} | ${pad(s?.ops_per_s, 16)} ${pad(s?.p50_ms, 6)} ${pad(s?.p99_ms, 7)} | ${pad(e?.ops_per_s, 16)} ${pad(e?.p50_ms, 6)} ${pad(e?.p99_ms, 7)} | ${pad(ratio, 11)} ${pad(p50r, 5)} | ${pad(n?.ops_per_s, 11)} ${pad(ceil, 11)}`);
+  }
+  if (rows.some((r) => r.noop)) {
+    console.log("\nno-op: the same load generator against a server that does nothing (scripts/bench/noop-server.ts): the most any");
+    console.log("system can show on this machine, as the generator shares its cores. no-op/etcd bounds every measurable ratio.");
   }
   if (!version && only !== "streambus") console.log("\n(etcd not installed: no etcd column. Install Debian's etcd-server to compare.)");
   const failed = rows.some((r) => (r.streambus?.bad ?? 0) + (r.etcd?.bad ?? 0) > 0);
