@@ -24,6 +24,7 @@ import { PendingRequests, type ProposeResult } from "./node-requests.ts";
 import { PeerBook } from "./node-peers.ts";
 import { type RpcCallOptions, type RpcHandler, RpcMux } from "./node-rpc.ts";
 import { RawNode, type RaftStatus } from "./raw-node.ts";
+import { ProposalPacer } from "./proposal-pacer.ts";
 import type { ConfChange, ConfState, Message, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
 
 /** A batch frame stops growing past this many bytes (a single larger message still goes alone). */
@@ -93,6 +94,8 @@ export class RaftNode {
   /** True between rawNode.ready() and advance(): inputs to the core wait in the inbox meanwhile. */
   private busy = false;
   private readonly inbox: (() => void)[] = [];
+  /** Proposals waiting for the leader's round in flight to commit (see ProposalPacer). */
+  private readonly pacer: ProposalPacer;
   private loopRunning = false;
   private loopScheduled = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -109,6 +112,7 @@ export class RaftNode {
     this.advanceTicks = deps.advanceElectionTicks ?? false;
     this.peers = new PeerBook(this.id, this.transport, this.logger);
     this.pending = new PendingRequests(this.clock, this.counters);
+    this.pacer = new ProposalPacer(config.maxAppendEntries);
     this.applier = new Applier(this.id, fsm, this.peers, this.pending, this.counters, this.logger);
     this.rpc = new RpcMux(
       {
@@ -200,16 +204,18 @@ export class RaftNode {
     const { promise, fail } = this.pending.proposal(requestId, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     // While a Ready is in flight the proposal waits in the inbox; without a leader it would only fail later.
     if (this.busy && this.raw!.lead === 0) fail(this.noLeader());
-    else {
-      this.exec((raw) => {
-        try {
-          raw.propose(wrapped);
-        } catch (e) {
-          fail(e);
-        }
-      });
-    }
+    else if (this.pacer.shouldHold(this.raw!)) {
+      if (this.pacer.hold({ data: wrapped, fail })) this.schedule();
+    } else this.exec((raw) => this.proposeNow(raw, wrapped, fail));
     return promise;
+  }
+
+  private proposeNow(raw: RawNode, data: Uint8Array, fail: (e: unknown) => void): void {
+    try {
+      raw.propose(data);
+    } catch (e) {
+      fail(e);
+    }
   }
 
   /**
@@ -429,6 +435,7 @@ export class RaftNode {
     try {
       for (;;) {
         while (this.inbox.length > 0) this.runInput(this.inbox.shift()!);
+        for (const p of this.pacer.take(raw)) this.runInput(() => this.proposeNow(raw, p.data, p.fail));
         // A change of leader or role always makes a Ready (with softState), so no check is needed before.
         if (this.state !== "running" || !raw.hasReady()) return;
         const rd = raw.ready();
@@ -732,6 +739,7 @@ export class RaftNode {
   }
 
   private failAll(err: StreamBusError): void {
+    this.pacer.failAll(err);
     this.pending.failAll(err);
     this.rpc.close();
   }

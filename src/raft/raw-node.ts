@@ -112,6 +112,11 @@ export class RawNode {
     return this.raft.term;
   }
 
+  /** Whether this node leads and holds entries that are not committed yet (a replication round in flight). */
+  get leadingUncommitted(): boolean {
+    return this.raft.role === "leader" && this.raft.log.lastIndex() > this.raft.log.committed;
+  }
+
   /** Throws StreamBusError "Invalid" for a bad config and "Corrupt" for an inconsistent initial state. */
   constructor(opts: RawNodeOptions) {
     this.raft = new Raft(opts.config, opts.initial, opts.random);

@@ -89,3 +89,42 @@ test("read barriers issued while a Ready is being written share one ReadIndex, a
   await c.settle(leader.node.readBarrier());
   expect(leader.node.metrics().readBarriers - before).toBe(2);
 });
+
+test("proposals made while a leader's round is uncommitted wait and go out together once it commits", async () => {
+  const { c, leader } = await threeNodes();
+  const followers = c.running().filter((m) => m.id !== leader.id);
+  const before = await leader.storage.lastIndex();
+  const gates = followers.map((f) => gateAppends(f.storage as never));
+  const first = leader.node.propose(enc("first"));
+  await c.until(() => gates.every((g) => g.held() > 0), "the followers' appends to start");
+  // The round holding "first" cannot commit: ten more proposals wait instead of starting rounds of their own.
+  const rest = Array.from({ length: 10 }, (_, i) => leader.node.propose(enc(`p${i}`)));
+  await c.clock.advanceAsync(50);
+  expect(await leader.storage.lastIndex()).toBe(before + 1);
+  const appendsBefore = gates.map((g) => g.held());
+  for (const g of gates) g.release();
+  const results = await c.settle(Promise.all([first, ...rest]));
+  // Committed in proposal order, the ten as one round after "first".
+  expect(results.map((r) => r.index)).toEqual(Array.from({ length: 11 }, (_, i) => before + 1 + i));
+  expect(appendsBefore.every((n) => n === 1)).toBe(true);
+});
+
+test("a full message's worth of waiting proposals starts a round without waiting for the commit", async () => {
+  const { c, leader } = await threeNodes();
+  const followers = c.running().filter((m) => m.id !== leader.id);
+  const before = await leader.storage.lastIndex();
+  const gates = followers.map((f) => gateAppends(f.storage as never));
+  const first = leader.node.propose(enc("first"));
+  await c.until(() => gates.every((g) => g.held() > 0), "the followers' appends to start");
+  const cap = 64; // defaultConfig().maxAppendEntries, which TestCluster keeps
+  const rest = Array.from({ length: cap }, (_, i) => leader.node.propose(enc(`p${i}`)));
+  let last = before + 1;
+  for (let i = 0; i < 20 && last === before + 1; i++) {
+    await c.clock.advanceAsync(10);
+    last = await leader.storage.lastIndex();
+  }
+  expect(last).toBe(before + 1 + cap); // appended while "first" is still uncommitted
+  for (const g of gates) g.release();
+  const results = await c.settle(Promise.all([first, ...rest]));
+  expect(results.at(-1)!.index).toBe(before + 1 + cap);
+});
