@@ -7,6 +7,7 @@
  *   hardstate                      one record {term, vote, commit, seq}, replaced atomically when term or
  *                                  vote change; commit-only changes go into the log (see encodeHardRecord)
  *   snapshot                       one record {meta, data}, replaced atomically
+ *   LOCK                           the owning process id while open (dir-lock.ts): one process per directory
  *
  * Every mutation updates the in-memory view at once (so reads never touch the disk) and queues its disk
  * work; the promise resolves once that work is durable. Queued appends are written with one write and one
@@ -23,6 +24,7 @@ import type { Storage } from "../../src/ports/storage.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
 import { checkCompact, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
 import { MirroredLogStorage } from "../../src/storage/mirrored-log.ts";
+import { lockDir } from "./dir-lock.ts";
 import { frameRecord, syncDir, writeFileAtomic } from "./record-file.ts";
 import {
   cbor,
@@ -76,6 +78,7 @@ export class FileStorage extends MirroredLogStorage implements Storage {
   private writing = false;
   private opened = false;
   private failure?: unknown;
+  private unlock?: () => Promise<void>;
   /** Counters for benchmarks and tests: group commit shows as fewer datasyncs than appends. */
   readonly stats = { appends: 0, entries: 0, datasyncs: 0, bytes: 0 };
   /** What the last open() repaired: bytes of a torn tail cut off the newest segment (for the node's log). */
@@ -92,6 +95,7 @@ export class FileStorage extends MirroredLogStorage implements Storage {
     this.queue = [];
     let r;
     try {
+      this.unlock ??= await lockDir(this.dir);
       r = await recoverLog(this.dir);
     } catch (e) {
       throw ioError(this.dir, e);
@@ -233,6 +237,8 @@ export class FileStorage extends MirroredLogStorage implements Storage {
       await seg.handle?.close().catch(() => {});
       seg.handle = undefined;
     }
+    await this.unlock?.();
+    this.unlock = undefined;
   }
 
   // ---- in-memory planning ----

@@ -217,3 +217,43 @@ test("open creates missing parent directories", async () => {
   await s.close();
   expect(readdirSync(dir)).toContain("00000000000000000001.log");
 });
+
+// ---- the data-directory lock ----
+
+test("a data directory is locked while open: another process is refused, a dead owner's lock is taken over", async () => {
+  const { spawn } = await import("node:child_process");
+  const dir = join(root, `lock${n++}`);
+  const mine = fileStorage(dir);
+  await mine.open();
+  expect(readFileSync(join(dir, "LOCK"), "utf8").trim()).toBe(String(process.pid));
+  await mine.close();
+  expect(readdirSync(dir)).not.toContain("LOCK");
+
+  const child = spawn(process.execPath, [join(import.meta.dir, "lock-holder.ts"), dir], { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise((r) => child.once("exit", r));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the lock holder did not open within 20 s")), 20_000);
+      child.stdout!.on("data", (d) => { if (String(d).includes("open")) { clearTimeout(timer); resolve(); } });
+    });
+    let err: unknown;
+    await fileStorage(dir).open().catch((e) => (err = e));
+    expect(isStreamBusError(err, "Unavailable")).toBe(true);
+    expect((err as StreamBusError).message).toContain(`in use by process ${child.pid}`);
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+  }
+  // Its owner died without closing: the lock is stale and taken over.
+  expect(readFileSync(join(dir, "LOCK"), "utf8").trim()).toBe(String(child.pid));
+  const after = fileStorage(dir);
+  await after.open();
+  expect(readFileSync(join(dir, "LOCK"), "utf8").trim()).toBe(String(process.pid));
+  await after.close();
+
+  // A lock file that names no process (garbage) is stale too.
+  writeFileSync(join(dir, "LOCK"), "not a pid\n");
+  const again = fileStorage(dir);
+  await again.open();
+  await again.close();
+});
