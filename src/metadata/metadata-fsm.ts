@@ -104,7 +104,7 @@ export class MetadataFSM implements StateMachine {
     return resultWanted ? clonePlain(result) : result;
   }
 
-  /** The whole state and the session table, as CBOR. */
+  /** The whole state and the session table, as JSON (snapshot-codec.ts). */
   snapshot(): Uint8Array {
     return encodeSnapshot(this.#state, this.#sessions.toSnapshot());
   }
