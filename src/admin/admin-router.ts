@@ -120,7 +120,8 @@ export function createAdminRouter(deps: AdminDeps): Hono {
     const ids = [...new Set([...s.conf.voters, ...s.conf.votersOutgoing, ...s.conf.learners, ...s.conf.learnersNext])].sort((a, b) => a - b);
     const nodes = ids.map((id) => ({
       id,
-      addr: deps.memberAddr?.(id) ?? "",
+      // The replicated address (a member added later has only that); the start-up peer list otherwise.
+      addr: s.addrs[String(id)] || deps.memberAddr?.(id) || "",
       role: id === leaderId ? "leader" : s.conf.learners.includes(id) ? "learner" : "follower",
     }));
     return c.json({ leaderId: leaderId ?? null, term: s.term, nodes, version: metadata.fsm.version });

@@ -37,6 +37,13 @@ describe("admin API on an in-process three-node cluster", () => {
     expect(r.body.nodes.map((n: any) => n.id)).toEqual([1, 2, 3]);
     expect(r.body.nodes.find((n: any) => n.id === L + 1).role).toBe("leader");
     expect(r.body.nodes[0].addr).toBe("mem1:1");
+    // A member added later is listed with the address its membership change carried, on every node.
+    await s.leader().raft.addLearner(9, "mem9:1");
+    for (const i of [L, F]) {
+      const later = await s.req(i, "GET", "/v1/cluster");
+      expect(later.body.nodes.find((n: any) => n.id === 9)).toEqual({ id: 9, addr: "mem9:1", role: "learner" });
+    }
+    await s.leader().raft.removeNode(9);
     expect(typeof r.body.version).toBe("number");
   });
 
