@@ -33,7 +33,7 @@ const schemas = (): Promise<typeof Schemas> => (schemasModule ??= import("./sche
 /** What the admin API reads from the Raft node. */
 export interface AdminRaftView {
   readonly id: number;
-  status(): { term: number; commit: number; applied: number; role: Role; lead: number; conf: ConfState; running?: boolean };
+  status(): { term: number; commit: number; applied: number; role: Role; lead: number; conf: ConfState; running?: boolean; addrs?: Record<string, string> };
   leaderId(): number | undefined;
 }
 
@@ -121,7 +121,7 @@ export function createAdminRouter(deps: AdminDeps): Hono {
     const nodes = ids.map((id) => ({
       id,
       // The replicated address (a member added later has only that); the start-up peer list otherwise.
-      addr: s.addrs[String(id)] || deps.memberAddr?.(id) || "",
+      addr: s.addrs?.[String(id)] || deps.memberAddr?.(id) || "",
       role: id === leaderId ? "leader" : s.conf.learners.includes(id) ? "learner" : "follower",
     }));
     return c.json({ leaderId: leaderId ?? null, term: s.term, nodes, version: metadata.fsm.version });

@@ -1,4 +1,4 @@
-import { StreamBusError } from "../errors.ts";
+import { isStreamBusError, StreamBusError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { type Clock, every, systemClock } from "../ports/clock.ts";
 import { Assignment } from "./assignment.ts";
@@ -282,12 +282,22 @@ export class ClusterCoordinator {
       reason: o.reason,
     };
     if (!o.dryRun) {
+      // Each step is a compare-and-set on the version it was planned from (then on the one the previous step
+      // left), so a step still in flight when leadership moved cannot land on top of the new leader's work.
+      let version = current.version;
       for (const [i, step] of plan.steps.entries()) {
         if (!this.#running || !this.store.isLeader()) {
           this.#log.warn("rebalance.interrupted", { reason: o.reason, stepsApplied: i, steps: plan.steps.length });
           break;
         }
-        await this.store.storePartitionAssignment(step);
+        try {
+          version = await this.store.storePartitionAssignment(step, { expectedVersion: version });
+        } catch (e) {
+          if (!isStreamBusError(e, "Conflict")) throw e;
+          // Placements changed under the plan: stop; the next check plans again from what is there now.
+          this.#log.warn("rebalance.superseded", { reason: o.reason, stepsApplied: i, steps: plan.steps.length, error: e });
+          break;
+        }
         result.stepsApplied = i + 1;
         this.#stats.movesApplied += countMoves(current, step);
         await this.#awaitStep?.(step, i);

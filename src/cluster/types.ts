@@ -123,8 +123,12 @@ export interface ClusterStore {
   /** Throws NotFound for an unknown id. */
   deleteBroker(id: number): Promise<void>;
   updateBrokerStatus(id: number, status: BrokerStatus, at: number): Promise<BrokerMetadata>;
-  /** Creates or updates the given partitions atomically; other topics' partitions are untouched. */
-  storePartitionAssignment(assignment: Assignment): Promise<void>;
+  /**
+   * Creates or updates the given partitions atomically; other topics' partitions are untouched. Resolves
+   * with the assignment version after the write. With `expectedVersion`, the write is a compare-and-set:
+   * Conflict, and nothing changes, unless the assignment is still at that version when the write applies.
+   */
+  storePartitionAssignment(assignment: Assignment, opts?: { expectedVersion?: number }): Promise<number>;
   /** The whole assignment, or one topic's. */
   getPartitionAssignment(topic?: string): Promise<Assignment>;
   /** Creates a topic with all its partitions atomically; Conflict if it exists. */

@@ -126,11 +126,18 @@ export class ClusterMetadataStore implements ClusterStore {
     return toBrokerMetadata((await this.store.updateBrokerStatus(id, status, at)).broker);
   }
 
-  /** Creates or updates exactly the given partitions, atomically; other partitions are untouched. */
-  async storePartitionAssignment(assignment: Assignment): Promise<void> {
+  /**
+   * Creates or updates exactly the given partitions, atomically; other partitions are untouched. With
+   * `expectedVersion`: Conflict unless the assignment is still at that version when the write applies.
+   */
+  async storePartitionAssignment(assignment: Assignment, opts: { expectedVersion?: number } = {}): Promise<number> {
     const partitions = assignment.partitions();
-    if (partitions.length === 0) return;
-    await this.store.applyAssignment(partitions);
+    const expected = opts.expectedVersion;
+    if (partitions.length === 0) return expected ?? (await this.store.versions()).assignmentVersion;
+    const r = await this.store.applyAssignment(partitions, expected === undefined ? {} : { expectedAssignmentVersion: expected });
+    // Applied exactly at `expected`, and the version moves by one iff a placement changed.
+    if (expected !== undefined) return r.changed > 0 ? expected + 1 : expected;
+    return this.store.fsm.assignmentVersion;
   }
   /** The whole assignment (or one topic's), versioned by the assignment version. */
   async getPartitionAssignment(topic?: string): Promise<Assignment> {

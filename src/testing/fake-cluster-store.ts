@@ -175,10 +175,14 @@ export class FakeClusterStore implements ClusterStore {
     });
   }
 
-  storePartitionAssignment(assignment: Assignment): Promise<void> {
+  storePartitionAssignment(assignment: Assignment, opts: { expectedVersion?: number } = {}): Promise<number> {
     return this.cluster._write(
       { op: "storeAssignment", node: this.nodeId, detail: assignment.partitions() },
       () => {
+        const current = this.cluster.assignment.version;
+        if (opts.expectedVersion !== undefined && opts.expectedVersion !== current) {
+          throw new StreamBusError("Conflict", `expected assignment version ${opts.expectedVersion}, current is ${current}`);
+        }
         for (const p of assignment.partitions()) {
           for (const r of p.replicas) {
             if (!this.cluster.brokers.has(r)) {
@@ -186,8 +190,8 @@ export class FakeClusterStore implements ClusterStore {
             }
           }
         }
-        this.cluster.assignment = this.cluster.assignment.merge(assignment, this.cluster.assignment.version + 1);
-        return { result: undefined, events: [{ type: "partitionsChanged", partitions: assignment.partitions() }] };
+        this.cluster.assignment = this.cluster.assignment.merge(assignment, current + 1);
+        return { result: current + 1, events: [{ type: "partitionsChanged", partitions: assignment.partitions() }] };
       },
     );
   }

@@ -171,6 +171,46 @@ describe("ClusterCoordinator", () => {
     expect(maxActive).toBe(1);
   });
 
+  test("each rebalance step is a compare-and-set: a change that lands between steps stops the plan", async () => {
+    const { Assignment } = await import("../../src/cluster/assignment.ts");
+    let foreign: Promise<number> | undefined;
+    const { cluster, leader, coordinator } = await setup({
+      brokers: 2,
+      coordinator: {
+        limits: { maxMovesPerBroker: 1, maxMovesPerStep: 1 },
+        // After the first step, someone else (a new leader's coordinator, an operator) writes placements.
+        awaitStep: async (_step, i) => {
+          if (i === 0 && !foreign) foreign = cluster.node(2).storePartitionAssignment(new Assignment([{ topic: "x", partitionId: 0, replicas: [101], leader: 101 }]));
+          await foreign;
+        },
+      },
+    });
+    await coordinator.createTopic("t", 6, 2);
+    await leader.registerBroker(broker(103));
+    await leader.recordHeartbeat(103);
+    await settle(10);
+    const r = coordinator.stats().lastResult!;
+    expect(r.steps).toBeGreaterThan(1);
+    expect(r.stepsApplied).toBe(1); // the second step found the version moved and was refused
+    expect(r.applied).toBe(false);
+    expect(cluster.assignment.getReplicas("x", 0)).toEqual([101]);
+    // Planned again from what is there now, the rebalance completes.
+    const again = await coordinator.rebalance();
+    expect(again.applied).toBe(true);
+    expect(cluster.assignment.getReplicas("x", 0)).toEqual([101]);
+    expect(loads(cluster.assignment)[103]).toBeGreaterThan(0);
+  });
+
+  test("storePartitionAssignment with expectedVersion is Conflict on a moved version, and returns the new one", async () => {
+    const { Assignment } = await import("../../src/cluster/assignment.ts");
+    const { cluster } = await setup({ brokers: 2 });
+    const store = cluster.node(1);
+    const v = (await store.getPartitionAssignment()).version;
+    const one = new Assignment([{ topic: "y", partitionId: 0, replicas: [101], leader: 101 }]);
+    expect(await store.storePartitionAssignment(one, { expectedVersion: v })).toBe(v + 1);
+    await expectCode(store.storePartitionAssignment(one, { expectedVersion: v }), "Conflict");
+  });
+
   test("a leader change in the middle of a rebalance: the old leader stops, the new one finishes", async () => {
     const { cluster, leader, coords } = await setup({
       brokers: 2,

@@ -198,6 +198,18 @@ describe("ClusterMetadataStore", () => {
     expect(await code(cluster.storePartitionAssignment(new Assignment([{ topic: "x", partitionId: 0, replicas: [9], leader: 9 }])))).toBe("Invalid");
   });
 
+  test("storePartitionAssignment with expectedVersion: the new version, Conflict once it moved, unchanged when nothing changed", async () => {
+    const { cluster } = stack();
+    for (const id of [1, 2]) await cluster.storeBrokerMetadata({ id, host: "h", port: 9000 + id });
+    const v = (await cluster.getPartitionAssignment()).version;
+    const a = new Assignment([{ topic: "t", partitionId: 0, replicas: [1, 2], leader: 1 }]);
+    expect(await cluster.storePartitionAssignment(a, { expectedVersion: v })).toBe(v + 1);
+    expect(await cluster.storePartitionAssignment(a, { expectedVersion: v + 1 })).toBe(v + 1); // no placement changed
+    expect(await code(cluster.storePartitionAssignment(new Assignment([{ topic: "t", partitionId: 0, replicas: [2, 1], leader: 2 }]), { expectedVersion: v }))).toBe("Conflict");
+    expect((await cluster.getPartitionAssignment()).getReplicas("t", 0)).toEqual([1, 2]);
+    expect((await cluster.getPartitionAssignment()).version).toBe(v + 1);
+  });
+
   test("topics: create with the assignment, read, delete", async () => {
     const { cluster } = stack();
     for (const id of [1, 2]) await cluster.storeBrokerMetadata({ id, host: "h", port: 9000 + id });
