@@ -10,6 +10,9 @@
 import { StreamBusError } from "../errors.ts";
 import type { Entry } from "./types.ts";
 
+/** The empty entry list (appends that carry only a commit index or probe). */
+export const NO_ENTRIES: Entry[] = [];
+
 export class RaftLog {
   /** ents[i].index === snapIndex + 1 + i. */
   ents: Entry[] = [];

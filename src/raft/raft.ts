@@ -4,6 +4,11 @@
  * Pure and deterministic: no I/O, no clock, randomness only from the injected Random. `RawNode` wraps it
  * with the Ready/advance protocol; use that, not this class.
  *
+ * This file holds the state, roles, ticks, elections, message dispatch and proposals. The other parts are
+ * functions of a Raft in sibling files, as etcd-raft keeps them in one package: raft-replication.ts,
+ * raft-snapshots.ts, raft-membership.ts and raft-reads.ts (ReadIndex and leadership transfer). Members
+ * those files use are therefore not private; nothing outside src/raft sees this class.
+ *
  * Sending is lazy on the leader: proposals and acknowledgements only mark work (`needFlush`), and `flush()`
  * (called when a Ready is built) emits as few, as full append messages as flow control allows.
  *
@@ -19,10 +24,14 @@ import { StreamBusError } from "../errors.ts";
 import type { Random } from "../rng.ts";
 import { decodeConfChange, encodeConfChange } from "./codec.ts";
 import { electionTicks, heartbeatTicks, validateConfig } from "./config.ts";
-import { allMembers, applyConfChange, cloneConfState, confStateOf, isJoint } from "./conf-change.ts";
+import { cloneConfState, confStateOf } from "./conf-change.ts";
 import { Progress } from "./progress.ts";
 import { jointCommitIndex, jointVoteResult } from "./quorum.ts";
 import { RaftLog } from "./raft-log.ts";
+import { applyConfEntry, checkConfChange, hasUnappliedConfChange, updateMembership } from "./raft-membership.ts";
+import { leaderReadIndex, leaderTransfer } from "./raft-reads.ts";
+import { bcastHeartbeat, handleAppend, handleAppResp, handleHeartbeat, handleHeartbeatResp } from "./raft-replication.ts";
+import { checkSnapshotStalls, handleSnapResp, handleSnapshotChunk } from "./raft-snapshots.ts";
 import { ReadOnly } from "./read-only.ts";
 import { SnapshotReceiver } from "./snapshot-receiver.ts";
 import {
@@ -41,7 +50,6 @@ import {
 } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
-const NO_ENTRIES: Entry[] = [];
 
 export class Raft {
   readonly id: NodeId;
@@ -61,7 +69,7 @@ export class Raft {
   /** Index of the last configuration change applied to `conf`. */
   confIndex = 0;
   /** Configurations by the index they took effect at (for snapshots taken below the applied index). */
-  private confHistory: { index: number; conf: ConfState }[] = [];
+  confHistory: { index: number; conf: ConfState }[] = [];
   readonly addrs = new Map<NodeId, string>();
   prs = new Map<NodeId, Progress>();
   /** Every member but this node, sorted (broadcast order). */
@@ -92,10 +100,10 @@ export class Raft {
   snapshot: Snapshot | undefined;
   /** Installed from the leader, not yet handed to the application in a Ready. */
   pendingSnapshot: Snapshot | undefined;
-  private readonly receiver = new SnapshotReceiver();
-  private readonly reads = new ReadOnly();
+  readonly receiver = new SnapshotReceiver();
+  readonly reads = new ReadOnly();
 
-  private readonly matchOf = (id: NodeId): number => this.prs.get(id)?.match ?? 0;
+  readonly matchOf = (id: NodeId): number => this.prs.get(id)?.match ?? 0;
   private readonly voteOf = (id: NodeId): boolean | undefined => this.votes.get(id);
   private readonly activeOf = (id: NodeId): boolean => id === this.id || (this.prs.get(id)?.recentActive ?? false);
 
@@ -152,14 +160,14 @@ export class Raft {
     // Membership is part of the committed log: take committed changes into account before the replay.
     for (let i = base + 1; i <= commit; i++) {
       const e = log.entry(i);
-      if (e.type === "confChange") this.applyConfEntry(e, false);
+      if (e.type === "confChange") applyConfEntry(this, e, false);
     }
     // A log written without a bootstrap entry (and no snapshot): the configured peers are the voters.
     if (this.conf.voters.length === 0 && this.conf.learners.length === 0 && cfg.peers.length > 0) {
       this.conf = confStateOf(cfg.peers.map((p) => p.id));
       this.confHistory = [{ index: base, conf: this.conf }];
     }
-    this.updateMembership();
+    updateMembership(this);
     this.becomeFollower(this.term, NONE);
   }
 
@@ -258,8 +266,8 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat(undefined);
-      this.checkSnapshotStalls();
+      bcastHeartbeat(this, undefined);
+      checkSnapshotStalls(this);
     }
   }
 
@@ -267,18 +275,9 @@ export class Raft {
 
   /** Starts an election (a pre-election first when PreVote is on, unless it comes from a transfer). */
   hup(transfer: boolean): void {
-    if (this.role === "leader" || !this.isVoter || this.hasUnappliedConfChange()) return;
+    if (this.role === "leader" || !this.isVoter || hasUnappliedConfChange(this)) return;
     if (this.cfg.preVote && !transfer) this.campaign("preVote", false);
     else this.campaign("vote", transfer);
-  }
-
-  private hasUnappliedConfChange(): boolean {
-    const log = this.log;
-    // Changes already in effect (taken into account at start-up) do not count.
-    for (let i = Math.max(log.applied, log.snapIndex, this.confIndex) + 1; i <= log.committed; i++) {
-      if (log.entry(i).type === "confChange") return true;
-    }
-    return false;
   }
 
   private campaign(kind: "vote" | "preVote", transfer: boolean): void {
@@ -370,7 +369,7 @@ export class Raft {
     else this.stepCandidate(m);
   }
 
-  private send(m: Message): void {
+  send(m: Message): void {
     this.msgs.push(m);
   }
 
@@ -393,29 +392,29 @@ export class Raft {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case "beat":
-        this.bcastHeartbeat(undefined);
+        bcastHeartbeat(this, undefined);
         return;
       case "prop":
         if (m.entries) this.acceptForwarded(m.entries);
         return;
       case "readIndex":
-        this.leaderReadIndex(m.from, m.context ?? EMPTY);
+        leaderReadIndex(this, m.from, m.context ?? EMPTY);
         return;
       case "transferLeader":
-        if (m.index !== undefined) this.leaderTransfer(m.index, false);
+        if (m.index !== undefined) leaderTransfer(this, m.index, false);
         return;
     }
     const pr = this.prs.get(m.from);
     if (!pr || m.from === this.id) return;
     switch (m.type) {
       case "appResp":
-        this.handleAppResp(m, pr);
+        handleAppResp(this, m, pr);
         return;
       case "heartbeatResp":
-        this.handleHeartbeatResp(m, pr);
+        handleHeartbeatResp(this, m, pr);
         return;
       case "snapResp":
-        this.handleSnapResp(m, pr);
+        handleSnapResp(this, m, pr);
         return;
     }
   }
@@ -432,17 +431,17 @@ export class Raft {
       case "app":
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleAppend(m);
+        handleAppend(this, m);
         return;
       case "heartbeat":
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleHeartbeat(m);
+        handleHeartbeat(this, m);
         return;
       case "snap":
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleSnapshotChunk(m);
+        handleSnapshotChunk(this, m);
         return;
       case "timeoutNow":
         // Leadership transfer: campaign at once, skipping PreVote and the lease of the other followers.
@@ -504,24 +503,12 @@ export class Raft {
     }
   }
 
-  /** Validates a configuration change on the leader and returns its encoded entry data. */
-  checkConfChange(cc: ConfChange): Uint8Array {
-    if (this.log.applied < this.termStartIndex) {
-      throw new StreamBusError("Unavailable", "raft: the new leader has not yet applied an entry of its term; retry the membership change shortly");
-    }
-    if (this.pendingConfIndex > this.log.applied) {
-      throw new StreamBusError("Conflict", `raft: a membership change (index ${this.pendingConfIndex}) is still in flight; one at a time`);
-    }
-    applyConfChange(this.conf, cc); // throws if it breaks a rule
-    return encodeConfChange(cc);
-  }
-
   private acceptForwarded(entries: readonly Entry[]): void {
     for (const e of entries) {
       try {
         this.checkProposal(e.data.length);
         if (e.type === "confChange") {
-          const data = this.checkConfChange(decodeConfChange(e.data));
+          const data = checkConfChange(this, decodeConfChange(e.data));
           this.pendingConfIndex = this.appendLeader("confChange", data);
         } else {
           this.appendLeader("normal", e.data);
@@ -532,433 +519,4 @@ export class Raft {
     }
   }
 
-  // ---------------------------------------------------------------- replication (leader)
-
-  /** Emits the appends, commit updates and read confirmations that accumulated since the last flush. */
-  flush(): void {
-    if (!this.needFlush) return;
-    this.needFlush = false;
-    if (this.role !== "leader") return;
-    this.maybeCommit();
-    const commit = this.log.committed;
-    for (const id of this.peerIds) {
-      const pr = this.prs.get(id)!;
-      if (pr.state === "snapshot") {
-        if (this.snapshot && pr.pendingSnapshot !== this.snapshot.meta.index) this.sendSnapshot(id, pr);
-        continue;
-      }
-      while (this.sendAppend(id, pr, false));
-      if (pr.state === "replicate" && pr.sentCommit < Math.min(commit, pr.match)) {
-        // Commit-only update; anchored at match so it can never be rejected.
-        const t = this.log.term(pr.match);
-        if (t !== undefined) {
-          this.send({ type: "app", from: this.id, to: id, term: this.term, index: pr.match, logTerm: t, entries: NO_ENTRIES, commit });
-          pr.sentCommit = Math.min(commit, pr.match);
-        }
-      }
-    }
-    const readCtx = this.reads.takeBroadcast();
-    if (readCtx) this.bcastHeartbeat(readCtx);
-  }
-
-  /** Advances the commit index to what a quorum matched, counting only entries of the current term. */
-  private maybeCommit(): boolean {
-    const self = this.prs.get(this.id);
-    const last = this.log.lastIndex();
-    if (self) {
-      self.match = last;
-      self.next = last + 1;
-    }
-    const idx = jointCommitIndex(this.conf.voters, this.conf.votersOutgoing, this.matchOf);
-    if (idx === Infinity || idx <= this.log.committed || this.log.term(idx) !== this.term) return false;
-    this.log.committed = idx;
-    if (!this.committedCurrentTerm && idx >= this.termStartIndex) {
-      this.committedCurrentTerm = true;
-      const queued = this.reads.queued;
-      this.reads.queued = [];
-      for (const r of queued) this.leaderReadIndex(r.from, r.context);
-    }
-    return true;
-  }
-
-  /** Sends one append to `to` if flow control allows; returns whether entries were sent. */
-  private sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
-    if (pr.isPaused()) return false;
-    const log = this.log;
-    const last = log.lastIndex();
-    if (pr.next > last + 1) pr.next = last + 1;
-    if (pr.next > last && !sendIfEmpty) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = log.term(prevIndex);
-    if (prevTerm === undefined) {
-      this.sendSnapshot(to, pr);
-      return false;
-    }
-    const ents = pr.next > last ? NO_ENTRIES : log.entriesForSend(pr.next, this.cfg.maxAppendEntries, this.cfg.maxSizePerMsg);
-    const commit = log.committed;
-    this.send({ type: "app", from: this.id, to, term: this.term, index: prevIndex, logTerm: prevTerm, entries: ents, commit });
-    const lastSent = prevIndex + ents.length;
-    pr.sentCommit = Math.min(commit, lastSent);
-    pr.sentEntries(ents.length, lastSent);
-    return ents.length > 0;
-  }
-
-  private handleAppResp(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    const index = m.index ?? 0;
-    if (m.reject) {
-      let hint = m.rejectHint ?? 0;
-      const conflictTerm = m.conflictTerm ?? 0;
-      if (conflictTerm > 0) hint = this.log.findConflictByTerm(hint, conflictTerm);
-      if (pr.maybeDecrTo(index, hint)) {
-        if (pr.state === "replicate") pr.becomeProbe();
-        this.needFlush = true;
-      }
-      return;
-    }
-    if (m.index === undefined) return; // a term notification only
-    const wasPaused = pr.isPaused();
-    if (pr.maybeUpdate(index)) {
-      if (pr.state === "probe") pr.becomeReplicate();
-      else if (pr.state === "snapshot" && pr.match + 1 >= this.log.firstIndex()) {
-        pr.becomeProbe();
-        pr.becomeReplicate();
-      } else if (pr.state === "replicate") pr.inflights.freeLE(index);
-      this.needFlush = true;
-      if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
-    } else if (wasPaused) {
-      this.needFlush = true;
-    }
-  }
-
-  private handleHeartbeatResp(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    pr.probeSent = false;
-    if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
-    // An answer while behind: resend (an empty append in replicate state detects a lost message).
-    if (pr.match < this.log.lastIndex() && pr.state !== "snapshot") this.sendAppend(m.from, pr, true);
-    if (m.context && this.reads.pending.length > 0) {
-      const confirmed = (acks: Set<NodeId>) =>
-        jointVoteResult(this.conf.voters, this.conf.votersOutgoing, (id) => (acks.has(id) ? true : undefined)) === "won";
-      for (const r of this.reads.ack(m.from, m.context, confirmed)) this.respondRead(r.from, r.index, r.context);
-    }
-  }
-
-  private bcastHeartbeat(ctx: Uint8Array | undefined): void {
-    if (ctx === undefined) ctx = this.reads.latestContext();
-    const commit = this.log.committed;
-    for (const id of this.peerIds) {
-      const pr = this.prs.get(id)!;
-      const m: Message = { type: "heartbeat", from: this.id, to: id, term: this.term, commit: Math.min(pr.match, commit) };
-      if (ctx) m.context = ctx;
-      this.send(m);
-    }
-  }
-
-  // ---------------------------------------------------------------- replication (follower)
-
-  private handleAppend(m: Message): void {
-    const log = this.log;
-    const prevIndex = m.index ?? 0;
-    if (prevIndex < log.committed) {
-      this.send({ type: "appResp", from: this.id, to: m.from, term: this.term, index: log.committed });
-      return;
-    }
-    if (log.matchTerm(prevIndex, m.logTerm ?? 0)) {
-      const ents = m.entries ?? NO_ENTRIES;
-      for (let i = 0; i < ents.length; i++) {
-        if (ents[i].index !== prevIndex + 1 + i) {
-          throw new StreamBusError("Invalid", `raft: append from ${m.from} has entry index ${ents[i].index} where ${prevIndex + 1 + i} belongs`);
-        }
-      }
-      const lastNew = log.appendAfter(prevIndex, ents);
-      const c = Math.min(m.commit ?? 0, lastNew);
-      if (c > log.committed) log.committed = c;
-      this.send({ type: "appResp", from: this.id, to: m.from, term: this.term, index: lastNew });
-      return;
-    }
-    // Fast backtracking: point the leader at the last entry that can possibly match.
-    const hint = log.findConflictByTerm(Math.min(prevIndex, log.lastIndex()), m.logTerm ?? 0);
-    this.send({
-      type: "appResp",
-      from: this.id,
-      to: m.from,
-      term: this.term,
-      index: prevIndex,
-      reject: true,
-      rejectHint: hint,
-      conflictTerm: log.term(hint) ?? 0,
-    });
-  }
-
-  private handleHeartbeat(m: Message): void {
-    const c = Math.min(m.commit ?? 0, this.log.lastIndex());
-    if (c > this.log.committed) this.log.committed = c;
-    const r: Message = { type: "heartbeatResp", from: this.id, to: m.from, term: this.term };
-    if (m.context) r.context = m.context;
-    this.send(r);
-  }
-
-  // ---------------------------------------------------------------- snapshots
-
-  private sendSnapshot(to: NodeId, pr: Progress): void {
-    const s = this.snapshot;
-    if (!s) return; // cannot happen: the log is only compacted behind a snapshot
-    pr.becomeSnapshot(s.meta.index);
-    this.sendChunk(to, pr, 0);
-  }
-
-  private sendChunk(to: NodeId, pr: Progress, offset: number): void {
-    const s = this.snapshot!;
-    const total = s.data.length;
-    const end = Math.min(total, offset + this.cfg.snapshotChunkSize);
-    this.send({
-      type: "snap",
-      from: this.id,
-      to,
-      term: this.term,
-      snapshot: { meta: s.meta, offset, data: s.data.subarray(offset, end), total },
-    });
-    pr.snapStall = 0;
-  }
-
-  private checkSnapshotStalls(): void {
-    const limit = Math.max(2, Math.ceil(this.electionTicks / this.heartbeatTicks));
-    for (const id of this.peerIds) {
-      const pr = this.prs.get(id)!;
-      if (pr.state !== "snapshot" || ++pr.snapStall < limit) continue;
-      // A chunk or its acknowledgement was lost: resend from what the follower confirmed.
-      if (this.snapshot && this.snapshot.meta.index === pr.pendingSnapshot) this.sendChunk(id, pr, pr.snapAcked);
-      else this.sendSnapshot(id, pr);
-    }
-  }
-
-  private handleSnapResp(m: Message, pr: Progress): void {
-    if (pr.state !== "snapshot" || m.index !== pr.pendingSnapshot) return; // stale
-    pr.recentActive = true;
-    if (m.reject) {
-      pr.becomeProbe();
-      this.needFlush = true;
-      return;
-    }
-    const s = this.snapshot;
-    if (!s || s.meta.index !== pr.pendingSnapshot) {
-      this.sendSnapshot(m.from, pr);
-      return;
-    }
-    const offset = m.offset ?? 0;
-    if (offset > s.data.length) return;
-    pr.snapAcked = offset;
-    if (offset < s.data.length) this.sendChunk(m.from, pr, offset);
-    // offset === total: the follower installs it and answers with an appResp.
-  }
-
-  private handleSnapshotChunk(m: Message): void {
-    const c = m.snapshot;
-    if (!c) return;
-    const meta = c.meta;
-    const log = this.log;
-    if (meta.index <= log.committed) {
-      // Stale or older than what we have: report where we are so the leader moves on.
-      this.receiver.dropUpTo(log.committed);
-      this.send({ type: "appResp", from: this.id, to: m.from, term: this.term, index: log.committed });
-      return;
-    }
-    const out = this.receiver.accept(c);
-    switch (out.kind) {
-      case "ignore":
-        return;
-      case "ack":
-        this.send({ type: "snapResp", from: this.id, to: m.from, term: this.term, index: meta.index, offset: out.offset });
-        return;
-      case "reject":
-        this.send({ type: "snapResp", from: this.id, to: m.from, term: this.term, index: meta.index, reject: true });
-        return;
-      case "complete":
-        this.restoreSnapshot(out.snapshot);
-        this.send({ type: "appResp", from: this.id, to: m.from, term: this.term, index: log.lastIndex() });
-    }
-  }
-
-  /** Installs a snapshot from the leader, unless the log already holds its last entry (then just commits). */
-  private restoreSnapshot(s: Snapshot): void {
-    const log = this.log;
-    const { index, term } = s.meta;
-    if (index <= log.committed) return;
-    if (log.matchTerm(index, term)) {
-      log.committed = index; // a matching log suffix is kept; the entries apply normally
-      return;
-    }
-    log.restore(index, term);
-    this.conf = cloneConfState(s.meta.conf);
-    this.confIndex = index;
-    this.confHistory = [{ index, conf: this.conf }];
-    if (s.meta.addrs) for (const [k, a] of Object.entries(s.meta.addrs)) this.addrs.set(Number(k), a);
-    this.updateMembership();
-    this.pendingSnapshot = s;
-    this.snapshot = s;
-  }
-
-  /** The application's snapshot at `index` (<= applied); compacts the in-memory log behind it. */
-  createSnapshot(index: number, data: Uint8Array): Snapshot {
-    const log = this.log;
-    const prev = this.snapshot?.meta.index ?? 0;
-    if (!Number.isSafeInteger(index) || index <= prev) {
-      throw new StreamBusError("Invalid", `raft: snapshot index ${index} is not past the current snapshot (${prev})`);
-    }
-    if (index > log.applied) {
-      throw new StreamBusError("Invalid", `raft: snapshot index ${index} is past the applied index ${log.applied}; call advance() first`);
-    }
-    const term = log.term(index);
-    if (term === undefined) throw new StreamBusError("Invalid", `raft: index ${index} was compacted`);
-    const addrs: Record<string, string> = {};
-    for (const id of [...this.addrs.keys()].sort((a, b) => a - b)) addrs[String(id)] = this.addrs.get(id)!;
-    const snap: Snapshot = { meta: { index, term, conf: cloneConfState(this.confAt(index)), addrs }, data };
-    this.snapshot = snap;
-    const compactIndex = Math.min(index - this.cfg.compactionOverhead, log.stable);
-    if (compactIndex > log.snapIndex) {
-      log.compact(compactIndex);
-      let k = 0;
-      while (k + 1 < this.confHistory.length && this.confHistory[k + 1].index <= compactIndex) k++;
-      if (k > 0) this.confHistory = this.confHistory.slice(k);
-    }
-    return snap;
-  }
-
-  private confAt(index: number): ConfState {
-    let conf = this.confHistory[0].conf;
-    for (const h of this.confHistory) if (h.index <= index) conf = h.conf;
-    return conf;
-  }
-
-  // ---------------------------------------------------------------- membership
-
-  /**
-   * Applies the committed configuration change in `e` (once). An invalid change is skipped the same way
-   * on every node, since the outcome depends only on the log.
-   */
-  applyConfEntry(e: Entry, update = true): void {
-    if (e.index <= this.confIndex) return;
-    this.confIndex = e.index;
-    let cc: ConfChange, next: ConfState;
-    try {
-      cc = decodeConfChange(e.data);
-      next = applyConfChange(this.conf, cc);
-    } catch {
-      return;
-    }
-    this.conf = next;
-    this.confHistory.push({ index: e.index, conf: next });
-    for (const ch of cc.changes) {
-      if (ch.type !== "removeNode" && ch.addr !== undefined) this.addrs.set(ch.nodeId, ch.addr);
-    }
-    if (update) this.updateMembership();
-  }
-
-  /** Brings progress tracking in line with `conf`; a leader that is no longer a voter steps down. */
-  updateMembership(): void {
-    const members = allMembers(this.conf);
-    const next = this.log.lastIndex() + 1;
-    for (const id of members) {
-      if (!this.prs.has(id)) {
-        const pr = new Progress(next, this.cfg.maxInflightMsgs);
-        if (id === this.id) pr.match = next - 1;
-        this.prs.set(id, pr);
-      }
-    }
-    const set = new Set(members);
-    for (const id of [...this.prs.keys()]) {
-      if (!set.has(id)) {
-        this.prs.delete(id);
-        this.addrs.delete(id);
-      }
-    }
-    this.peerIds = members.filter((id) => id !== this.id);
-    this.voterIds = [...new Set([...this.conf.voters, ...this.conf.votersOutgoing])].sort((a, b) => a - b);
-    this.isVoter = this.voterIds.includes(this.id);
-    if (this.leadTransferee !== NONE && !this.conf.voters.includes(this.leadTransferee)) this.leadTransferee = NONE;
-    if (this.role !== "leader") return;
-    this.needFlush = true;
-    if (!this.isVoter) {
-      // Removed (or demoted) leader. Stepping down at once could strand the cluster: a voter that has not
-      // yet applied the change may still need this node's vote, which it only gets with a log at least as
-      // up to date. So keep replicating (this node's vote no longer counts), refuse proposals, bring the
-      // most up-to-date voter level and hand over to it; give up after an election timeout (tickLeader).
-      let heir = NONE, best = -1;
-      for (const id of this.conf.voters) {
-        const m = this.prs.get(id)?.match ?? 0;
-        if (m > best) {
-          best = m;
-          heir = id;
-        }
-      }
-      if (heir !== NONE && heir !== this.leadTransferee) {
-        this.leadTransferee = NONE;
-        this.leaderTransfer(heir, false);
-      }
-    }
-  }
-
-  /** Leader: proposes leaving a joint configuration once it is applied (autoLeave). */
-  maybeAutoLeave(): void {
-    if (this.role !== "leader" || !isJoint(this.conf) || !this.conf.autoLeave) return;
-    if (this.pendingConfIndex > this.log.applied || this.log.applied < this.termStartIndex) return;
-    this.pendingConfIndex = this.appendLeader("confChange", encodeConfChange({ changes: [], leaveJoint: true }));
-  }
-
-  // ---------------------------------------------------------------- reads
-
-  /** Leader: serves a ReadIndex request from `from` (this node for a local read). */
-  leaderReadIndex(from: NodeId, context: Uint8Array): void {
-    if (!this.committedCurrentTerm) {
-      // The commit index is only known to be current once an entry of this term committed.
-      this.reads.queued.push({ from, context });
-      return;
-    }
-    if ((this.voterIds.length === 1 && this.voterIds[0] === this.id) || this.cfg.leaseRead) {
-      this.respondRead(from, this.log.committed, context);
-      return;
-    }
-    this.reads.add(this.id, from, this.log.committed, context);
-    this.needFlush = true;
-  }
-
-  private respondRead(from: NodeId, index: number, context: Uint8Array): void {
-    if (from === this.id || from === NONE) this.readStates.push({ index, context });
-    else this.send({ type: "readIndexResp", from: this.id, to: from, term: this.term, index, context });
-  }
-
-  // ---------------------------------------------------------------- leadership transfer
-
-  /** Leader: starts a transfer to `target`; `local` calls throw on a bad target, forwarded ones are dropped. */
-  leaderTransfer(target: NodeId, local: boolean): void {
-    if (target === this.id) return;
-    if (!this.conf.voters.includes(target)) {
-      if (local) throw new StreamBusError("Invalid", `raft: node ${target} is not a voter and cannot take over leadership`);
-      return;
-    }
-    if (this.leadTransferee === target) return;
-    this.leadTransferee = target;
-    this.electionElapsed = 0; // the transfer is abandoned after one election timeout
-    const pr = this.prs.get(target)!;
-    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(target);
-    else if (pr.state !== "snapshot") this.sendAppend(target, pr, true); // may reveal a lost append at once
-  }
-
-  private sendTimeoutNow(to: NodeId): void {
-    this.send({ type: "timeoutNow", from: this.id, to, term: this.term });
-  }
-
-  reportUnreachable(id: NodeId): void {
-    const pr = this.prs.get(id);
-    if (this.role === "leader" && pr && pr.state === "replicate") pr.becomeProbe();
-  }
-
-  reportSnapshot(id: NodeId, ok: boolean): void {
-    const pr = this.prs.get(id);
-    if (this.role !== "leader" || !pr || pr.state !== "snapshot" || ok) return;
-    // Completion is signalled by the follower's appResp; only failures matter here.
-    pr.becomeProbe();
-    pr.probeSent = true;
-  }
 }

@@ -24,6 +24,10 @@ import { encodeConfChange, validateConfChange } from "./codec.ts";
 import { cloneConfState } from "./conf-change.ts";
 import type { ProgressState } from "./progress.ts";
 import { Raft } from "./raft.ts";
+import { applyConfEntry, checkConfChange, maybeAutoLeave } from "./raft-membership.ts";
+import { leaderReadIndex, leaderTransfer } from "./raft-reads.ts";
+import { flush, reportUnreachable } from "./raft-replication.ts";
+import { createSnapshot, reportSnapshot } from "./raft-snapshots.ts";
 import {
   type ConfChange,
   type ConfState,
@@ -194,7 +198,7 @@ export class RawNode {
     const clean = validateConfChange(cc);
     if (r.role === "leader") {
       r.checkProposal(0);
-      const data = r.checkConfChange(clean);
+      const data = checkConfChange(r, clean);
       r.pendingConfIndex = r.appendLeader("confChange", data);
       return;
     }
@@ -214,7 +218,7 @@ export class RawNode {
    */
   readIndex(context: Uint8Array): void {
     const r = this.raft;
-    if (r.role === "leader") r.leaderReadIndex(this.id, context);
+    if (r.role === "leader") leaderReadIndex(r, this.id, context);
     else if (r.lead === NONE) this.noLeader();
     else r.msgs.push({ type: "readIndex", from: this.id, to: r.lead, term: 0, context });
   }
@@ -225,7 +229,7 @@ export class RawNode {
    */
   transferLeadership(to: NodeId): void {
     const r = this.raft;
-    if (r.role === "leader") r.leaderTransfer(to, true);
+    if (r.role === "leader") leaderTransfer(r, to, true);
     else if (r.lead === NONE) this.noLeader();
     else r.msgs.push({ type: "transferLeader", from: this.id, to: r.lead, term: 0, index: to });
   }
@@ -248,12 +252,12 @@ export class RawNode {
 
   /** The transport could not deliver to `id`: the leader stops pipelining to it and probes. */
   reportUnreachable(id: NodeId): void {
-    this.raft.reportUnreachable(id);
+    reportUnreachable(this.raft, id);
   }
 
   /** Outcome of sending a snapshot to `id`. Only failures matter: the follower acknowledges success itself. */
   reportSnapshot(id: NodeId, ok: boolean): void {
-    this.raft.reportSnapshot(id, ok);
+    reportSnapshot(this.raft, id, ok);
   }
 
   /** Whether ready() has work; false while a Ready is outstanding (not yet advanced). */
@@ -273,7 +277,7 @@ export class RawNode {
     if (this.outstanding) throw new StreamBusError("Invalid", "raft: the previous Ready was not advanced; call advance(rd) first");
     const r = this.raft;
     const log = r.log;
-    r.flush();
+    flush(r);
     const rd: Ready = { entries: log.unstableEntries(), messages: r.msgs, committedEntries: [], readStates: r.readStates };
     r.msgs = [];
     r.readStates = [];
@@ -323,9 +327,9 @@ export class RawNode {
     const n = ents.length;
     if (n > 0) {
       log.applied = ents[n - 1].index;
-      for (let i = 0; i < n; i++) if (ents[i].type === "confChange") r.applyConfEntry(ents[i]);
+      for (let i = 0; i < n; i++) if (ents[i].type === "confChange") applyConfEntry(r, ents[i]);
     }
-    r.maybeAutoLeave();
+    maybeAutoLeave(r);
   }
 
   /**
@@ -334,7 +338,7 @@ export class RawNode {
    * config.compactionOverhead entries. Persist the result with storage.saveSnapshot + storage.compact.
    */
   createSnapshot(index: number, data: Uint8Array): Snapshot {
-    return this.raft.createSnapshot(index, data);
+    return createSnapshot(this.raft, index, data);
   }
 
   /** A snapshot of the node's state for monitoring and the driver. */

@@ -90,14 +90,20 @@ test("read barriers issued while a Ready is being written share one ReadIndex, a
   expect(leader.node.metrics().readBarriers - before).toBe(2);
 });
 
-test("proposals made while a leader's round is uncommitted wait and go out together once it commits", async () => {
+/** A leader whose round holding "first" cannot commit: both followers' appends are held. */
+async function roundInFlight() {
   const { c, leader } = await threeNodes();
   const followers = c.running().filter((m) => m.id !== leader.id);
   const before = await leader.storage.lastIndex();
   const gates = followers.map((f) => gateAppends(f.storage as never));
   const first = leader.node.propose(enc("first"));
   await c.until(() => gates.every((g) => g.held() > 0), "the followers' appends to start");
-  // The round holding "first" cannot commit: ten more proposals wait instead of starting rounds of their own.
+  return { c, leader, before, gates, first };
+}
+
+test("proposals made while a leader's round is uncommitted wait and go out together once it commits", async () => {
+  const { c, leader, before, gates, first } = await roundInFlight();
+  // Ten more proposals wait instead of starting rounds of their own.
   const rest = Array.from({ length: 10 }, (_, i) => leader.node.propose(enc(`p${i}`)));
   await c.clock.advanceAsync(50);
   expect(await leader.storage.lastIndex()).toBe(before + 1);
@@ -110,12 +116,7 @@ test("proposals made while a leader's round is uncommitted wait and go out toget
 });
 
 test("a full message's worth of waiting proposals starts a round without waiting for the commit", async () => {
-  const { c, leader } = await threeNodes();
-  const followers = c.running().filter((m) => m.id !== leader.id);
-  const before = await leader.storage.lastIndex();
-  const gates = followers.map((f) => gateAppends(f.storage as never));
-  const first = leader.node.propose(enc("first"));
-  await c.until(() => gates.every((g) => g.held() > 0), "the followers' appends to start");
+  const { c, leader, before, gates, first } = await roundInFlight();
   const cap = 64; // defaultConfig().maxAppendEntries, which TestCluster keeps
   const rest = Array.from({ length: cap }, (_, i) => leader.node.propose(enc(`p${i}`)));
   let last = before + 1;
