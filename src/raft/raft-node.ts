@@ -1,6 +1,7 @@
 /**
  * RaftNode: the driver around the pure Raft core. It owns the I/O the core leaves out: it ticks the core on
- * a clock, persists each Ready before releasing its messages, sends frames over the transport, applies
+ * a clock, persists each Ready before releasing its messages (node-persist.ts), sends frames over the
+ * transport (node-wire.ts), applies
  * committed entries to the application's state machine, takes snapshots, and tracks proposals, reads,
  * membership changes and app RPCs until they complete.
  *
@@ -15,20 +16,19 @@ import { type Clock, every, systemClock } from "../ports/clock.ts";
 import type { Storage } from "../ports/storage.ts";
 import type { Transport } from "../ports/transport.ts";
 import { type Random, seededRandom } from "../rng.ts";
-import { decodeMessage, encodeMessage } from "./codec.ts";
 import { electionTicks, validateConfig } from "./config.ts";
 import { Applier } from "./node-apply.ts";
-import { decodeFrame, MAX_BATCH_MESSAGES, raftBatchFrame, raftFrame, wrapProposal } from "./node-frames.ts";
+import { wrapProposal } from "./node-frames.ts";
 import { NodeCounters, type RaftNodeMetrics } from "./node-metrics.ts";
 import { PendingRequests, type ProposeResult } from "./node-requests.ts";
 import { PeerBook } from "./node-peers.ts";
+import { ReadyPersister } from "./node-persist.ts";
+import { MessageWire } from "./node-wire.ts";
 import { type RpcCallOptions, type RpcHandler, RpcMux } from "./node-rpc.ts";
 import { RawNode, type RaftStatus } from "./raw-node.ts";
 import { ProposalPacer } from "./proposal-pacer.ts";
-import type { ConfChange, ConfState, Message, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
+import type { ConfChange, ConfState, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
 
-/** A batch frame stops growing past this many bytes (a single larger message still goes alone). */
-const BATCH_FRAME_BYTES = 1 << 20;
 
 export type { ProposeResult } from "./node-requests.ts";
 
@@ -67,6 +67,8 @@ export class RaftNode {
   private readonly logger: Logger;
   private readonly counters = new NodeCounters();
   private readonly rpc: RpcMux;
+  private readonly wire: MessageWire;
+  private readonly persister: ReadyPersister;
   private raw: RawNode | undefined;
   private state: "new" | "starting" | "running" | "halted" | "stopped" = "new";
   private bindAddr: string | undefined;
@@ -83,9 +85,6 @@ export class RaftNode {
   /** Lead and role as of the last Ready (a change always comes with one, as softState). */
   private coreLead = 0;
   private coreRole: Role = "follower";
-  /** Term and vote as last persisted (a Ready changing them sends nothing before its write). */
-  private persistedTerm = 0;
-  private persistedVote = 0;
   /** Applied index at the last failed FSM snapshot (retried a threshold later). */
   private snapshotFailedAt = 0;
   private stopTicker: (() => void) | undefined;
@@ -114,12 +113,25 @@ export class RaftNode {
     this.pending = new PendingRequests(this.clock, this.counters);
     this.pacer = new ProposalPacer(config.maxAppendEntries);
     this.applier = new Applier(this.id, fsm, this.peers, this.pending, this.counters, this.logger);
+    this.persister = new ReadyPersister(this.storage, this.clock, this.counters, (e) => {
+      this.logger.error("raft.loop_failed", { error: e });
+      this.halt(e);
+    });
+    this.wire = new MessageWire({
+      id: this.id,
+      transport: this.transport,
+      counters: this.counters,
+      logger: this.logger,
+      exec: (fn) => this.exec(fn),
+      rpc: () => this.rpc,
+      running: () => this.state === "running",
+    });
     this.rpc = new RpcMux(
       {
         selfId: () => this.id,
         isLeader: () => this.isLeader(),
         leaderId: () => this.leaderId(),
-        send: (to, frame) => this.sendFrame(to, frame),
+        send: (to, frame) => this.wire.sendFrame(to, frame),
       },
       this.clock,
       this.logger,
@@ -141,8 +153,7 @@ export class RaftNode {
     for (const p of this.config.peers) this.peers.set(p.id, p.addr);
     const initial = await this.storage.open();
     this.checkStillStarting();
-    this.persistedTerm = initial.hardState.term;
-    this.persistedVote = initial.hardState.vote;
+    this.persister.reset(initial.hardState.term, initial.hardState.vote);
     if (initial.snapshot) this.applier.snapshot(initial.snapshot, false);
     // The state machine is not durable: replay what was committed before the restart.
     for (const e of initial.entries) {
@@ -155,7 +166,7 @@ export class RaftNode {
     const self = { id: this.id, addr: this.bindAddr ?? this.peers.get(this.id) ?? "" };
     const members = this.peers.peers(this.raw.status().conf);
     this.peers.started(members);
-    await this.transport.start(self, members, (from, frame) => this.onFrame(from, frame));
+    await this.transport.start(self, members, (from, frame) => this.wire.onFrame(from, frame));
     this.checkStillStarting();
     this.stopPeerDown = this.transport.onPeerDown?.((id) => this.leaderLinkDown(id));
     this.state = "running";
@@ -451,11 +462,11 @@ export class RaftNode {
           // the leader's (etcd does the same). Safe: the core counts the leader's own copy toward a commit
           // only when it processes acknowledgements, which wait in the inbox until this Ready is durable;
           // and an entry is applied (and its write acknowledged) only in a later Ready.
-          const early = this.canSendEarly(rd);
-          if (early) this.sendMessages(rd.messages);
-          await this.persist(rd);
+          const early = this.persister.canSendEarly(rd, this.coreRole === "leader");
+          if (early) this.wire.sendMessages(rd.messages);
+          await this.persister.persist(rd);
           if (this.state !== "running") return;
-          if (!early) this.sendMessages(rd.messages);
+          if (!early) this.wire.sendMessages(rd.messages);
           if (rd.snapshot) this.applier.snapshot(rd.snapshot, true);
           for (const e of rd.committedEntries) this.applier.entry(e);
           for (const rs of rd.readStates) this.pending.readState(hex(rs.context), rs.index);
@@ -475,145 +486,6 @@ export class RaftNode {
     } finally {
       this.loopRunning = false;
     }
-  }
-
-  private async persist(rd: Ready): Promise<void> {
-    if (!rd.snapshot && rd.entries.length === 0 && !rd.hardState) return;
-    const t0 = this.clock.now();
-    if (rd.snapshot) await this.storage.saveSnapshot(rd.snapshot);
-    const hs = rd.hardState;
-    const commitOnly = hs !== undefined && hs.term === this.persistedTerm && hs.vote === this.persistedVote;
-    if (commitOnly && rd.entries.length === 0 && !rd.snapshot) {
-      // Nothing in this Ready needs to be on disk before its messages leave or its entries apply: every
-      // committed entry was made durable by an earlier Ready, and a commit index lost in a crash is
-      // learned again from the leader (etcd does not even fsync it). Write it without waiting; storage
-      // keeps call order, and a failure fails the next write and halts the node there.
-      this.storage.setHardState(hs).catch((e) => {
-        this.logger.error("raft.loop_failed", { error: e });
-        this.halt(e);
-      });
-      return;
-    }
-    if (rd.entries.length > 0 && commitOnly) {
-      // Only the commit index moved: issue both writes at once so storage can make them one write and one
-      // fsync. Storages apply calls in order and fail every later call after a failed one (ports/storage.ts),
-      // so the commit can never be durable without the entries it covers.
-      await Promise.all([this.storage.append(rd.entries), this.storage.setHardState(hs)]);
-    } else {
-      if (rd.entries.length > 0) await this.storage.append(rd.entries);
-      if (hs) await this.storage.setHardState(hs);
-    }
-    if (rd.hardState) {
-      this.persistedTerm = rd.hardState.term;
-      this.persistedVote = rd.hardState.vote;
-    }
-    this.counters.appendLatency.observe(this.clock.now() - t0);
-  }
-
-  /**
-   * Whether `rd`'s messages may leave before it is persisted: in a Ready that changes neither term nor vote
-   * and carries no snapshot, any messages when it has no new entries, else only a leader's appends and
-   * heartbeats. Everything else (votes, acknowledgements of new entries, snapshots) promises something
-   * about this node's disk and waits for the write.
-   */
-  private canSendEarly(rd: Ready): boolean {
-    if (rd.snapshot || rd.messages.length === 0) return false;
-    const hs = rd.hardState;
-    if (hs && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote)) return false;
-    // No new entries: the messages can only vouch for what earlier Readies made durable.
-    if (rd.entries.length === 0) return true;
-    if (this.coreRole !== "leader") return false;
-    for (const m of rd.messages) if (m.type !== "app" && m.type !== "heartbeat") return false;
-    return true;
-  }
-
-  /**
-   * Sends a Ready's messages, one frame per peer (in order) rather than one per message: on a busy leader
-   * that is one WebSocket send per follower per Ready. Snapshots travel alone.
-   */
-  private sendMessages(messages: Message[]): void {
-    const byPeer = new Map<number, Message[]>();
-    for (const m of messages) {
-      if (m.to === this.id) {
-        this.exec((raw) => raw.step(m));
-        continue;
-      }
-      const list = byPeer.get(m.to);
-      if (list) list.push(m);
-      else byPeer.set(m.to, [m]);
-    }
-    for (const [to, list] of byPeer) {
-      let batch: Message[] = [];
-      let encoded: Uint8Array[] = [];
-      let bytes = 0;
-      const flush = () => {
-        if (encoded.length === 0) return;
-        const frame = encoded.length === 1 ? raftFrame(encoded[0]) : raftBatchFrame(encoded);
-        if (!this.sendFrame(to, frame)) this.sendFailed(to, batch);
-        batch = [];
-        encoded = [];
-        bytes = 0;
-      };
-      for (const m of list) {
-        const e = encodeMessage(m);
-        if (m.type === "snap" || bytes + e.length > BATCH_FRAME_BYTES || encoded.length >= MAX_BATCH_MESSAGES) flush();
-        batch.push(m);
-        encoded.push(e);
-        bytes += e.length;
-        if (m.type === "snap") flush();
-      }
-      flush();
-    }
-  }
-
-  private sendFailed(to: number, lost: Message[]): void {
-    this.exec((raw) => raw.reportUnreachable(to));
-    for (const m of lost) if (m.type === "snap") this.exec((raw) => raw.reportSnapshot(to, false));
-  }
-
-  private sendFrame(to: number, frame: Uint8Array): boolean {
-    let ok = false;
-    try {
-      ok = this.transport.send(to, frame);
-    } catch (e) {
-      this.logger.warn("raft.send_threw", { to, error: e });
-    }
-    if (ok) this.counters.framesSent++;
-    else this.counters.sendFailures++;
-    return ok;
-  }
-
-  private onFrame(from: number, frame: Uint8Array): void {
-    this.counters.framesReceived++;
-    if (this.state !== "running") return;
-    try {
-      const f = decodeFrame(frame);
-      if (f.kind === "rpcRequest") return this.rpc.onRequest(from, f.request);
-      if (f.kind === "rpcResponse") return this.rpc.onResponse(f.response);
-      // Every message of a batch is checked before any is stepped: a bad frame is dropped whole.
-      const ms = f.kind === "raft" ? [decodeMessage(f.payload)] : f.payloads.map(decodeMessage);
-      for (const m of ms) {
-        if (m.from !== from || m.to !== this.id || m.type === "hup" || m.type === "beat") {
-          throw new StreamBusError("Invalid", `raft message ${m.type} from ${m.from} to ${m.to} arrived on the link of node ${from}`);
-        }
-      }
-      this.exec((raw) => {
-        for (const m of ms) {
-          try {
-            raw.step(m);
-          } catch (e) {
-            this.dropFrame(from, e);
-          }
-        }
-      });
-    } catch (e) {
-      this.dropFrame(from, e);
-    }
-  }
-
-  private dropFrame(from: number, e: unknown): void {
-    this.counters.malformedFrames++;
-    this.logger.warn("raft.frame_dropped", { from, error: e });
   }
 
   private afterAdvance(rd: Ready): void {
