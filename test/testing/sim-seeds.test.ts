@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { PROFILES, runSeed } from "../../src/testing/sim/run-seed.ts";
 
-const PER_PROFILE = 25; // 11 profiles x 25 = 275 seeds
+const PER_PROFILE = 25; // 12 profiles x 25 = 300 seeds
 
 describe("simulator seeds", () => {
   for (const [p, profile] of PROFILES.entries()) {

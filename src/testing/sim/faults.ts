@@ -1,7 +1,7 @@
 /**
  * Fault mixes and the injector that applies them to a SimCluster at random moments: partitions
  * (symmetric, asymmetric, partial, leader isolation), crashes and restarts, slow disks, process pauses,
- * leadership transfers, flaky links and membership changes. All choices come from the seeded Random.
+ * leadership transfers, flaky links, membership changes, and stale leaders (isolated with a slow clock). All choices come from the seeded Random.
  */
 import type { ConfChange, NodeId } from "../../raft/types.ts";
 import type { Random } from "../../rng.ts";
@@ -29,6 +29,12 @@ export interface FaultProfile {
   pauses?: number;
   /** Crash the current leader rather than a random node (the Figure 8 pattern). */
   leaderCrashes?: number;
+  /**
+   * Cut the current leader off from the other nodes (clients still reach it) with its clock running slow,
+   * so it believes it leads well after the others elected a new leader and committed writes: a read it
+   * serves without confirming leadership with a quorum then returns stale data.
+   */
+  staleLeaders?: number;
 }
 
 const quiet = { partitions: 0, crashes: 0, slowDisks: 0, transfers: 0, flakyNetwork: 0 };
@@ -47,6 +53,7 @@ export const PROFILES: FaultProfile[] = [
   },
   { name: "pauses", network: reliableNetwork, ...quiet, pauses: 0.5, partitions: 0.1, snapshotEvery: 0 },
   { name: "leader-churn", network: reliableNetwork, ...quiet, leaderCrashes: 0.7, snapshotEvery: 0 },
+  { name: "stale-leader", network: reliableNetwork, ...quiet, staleLeaders: 0.5, snapshotEvery: 0 },
   {
     name: "chaos", network: unreliableNetwork, partitions: 0.4, crashes: 0.3, slowDisks: 0.2, transfers: 0.1,
     flakyNetwork: 0.2, snapshotEvery: 12, membership: 0.1, spares: 2, wireCodec: true, tickSkew: 0.1, pauses: 0.1,
@@ -57,6 +64,7 @@ export const PROFILES: FaultProfile[] = [
 /** Injects the profile's faults at random moments, and can undo them all. */
 export class FaultInjector {
   private crashed = new Set<NodeId>();
+  private slowClocks = new Set<NodeId>();
   private removed = new Set<NodeId>();
 
   constructor(private cluster: SimCluster, private random: Random, private profile: FaultProfile) {}
@@ -149,6 +157,20 @@ export class FaultInjector {
         });
       }
     }
+    if (p.staleLeaders && r.chance(p.staleLeaders)) {
+      const lead = c.leaders().sort((x, y) => y.term - x.term)[0];
+      if (lead && !this.slowClocks.size) {
+        c.net.healAll();
+        c.net.isolate(lead.id, ids);
+        c.setClockSlowness(lead.id, 4 + r.int(8));
+        this.slowClocks.add(lead.id);
+        c.queue.after(200 + r.int(1500), () => {
+          if (!this.slowClocks.delete(lead.id)) return;
+          c.setClockSlowness(lead.id, 1);
+          c.net.healAll();
+        });
+      }
+    }
     if (r.chance(p.flakyNetwork)) {
       c.net.options = r.chance(0.5) ? { ...unreliableNetwork, dropRate: r.next() * 0.3 } : { ...reliableNetwork };
     }
@@ -187,6 +209,8 @@ export class FaultInjector {
     const c = this.cluster;
     c.net.healAll();
     c.net.options = { ...reliableNetwork };
+    for (const id of this.slowClocks) c.setClockSlowness(id, 1);
+    this.slowClocks.clear();
     for (const id of c.ids()) {
       c.setSlowDisk(id, 0);
       c.resume(id);

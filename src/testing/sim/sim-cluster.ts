@@ -74,6 +74,8 @@ export class SimCluster {
   private baseConfig: RaftConfig;
   private diskRandom: Random;
   private disconnected = new Set<NodeId>();
+  /** Per-node clock slowness: a node with factor f ticks f times less often (1: its normal rate). */
+  private clockSlowness = new Map<NodeId, number>();
   /** Called for every entry a node applies (after the checks). */
   onApply?: (node: SimNode, e: Entry, result: KvResult | undefined) => void;
 
@@ -138,7 +140,7 @@ export class SimCluster {
     const skew = this.options.tickSkew;
     const period = Math.max(1, Math.round(this.baseConfig.tickInterval * (1 + (this.random.next() * 2 - 1) * skew)));
     const tick = () => {
-      this.queue.after(period, tick);
+      this.queue.after(Math.round(period * (this.clockSlowness.get(id) ?? 1)), tick);
       if (!node.up || node.paused) return;
       if (node.busy) node.missedTicks++;
       else this.input(node, () => node.raw!.tick());
@@ -213,6 +215,12 @@ export class SimCluster {
 
   setSlowDisk(id: NodeId, extraMs: number): void {
     this.node(id).disk.slowness = extraMs;
+  }
+
+  /** Makes a node's clock run `factor` times slower (1 restores it): its timeouts fire that much later. */
+  setClockSlowness(id: NodeId, factor: number): void {
+    if (factor === 1) this.clockSlowness.delete(id);
+    else this.clockSlowness.set(id, factor);
   }
 
   // ------------------------------------------------------------------------------------------------
