@@ -30,11 +30,15 @@ import type * as Schemas from "./schemas.ts";
 let schemasModule: Promise<typeof Schemas> | undefined;
 const schemas = (): Promise<typeof Schemas> => (schemasModule ??= import("./schemas.ts"));
 
-/** What the admin API reads from the Raft node. */
+/** What the admin API reads from (and asks of) the Raft node. */
 export interface AdminRaftView {
   readonly id: number;
   status(): { term: number; commit: number; applied: number; role: Role; lead: number; conf: ConfState; running?: boolean; addrs?: Record<string, string> };
   leaderId(): number | undefined;
+  /** Membership changes; each resolves once applied on this node (RaftNode's). */
+  addVoter(id: number, addr: string): Promise<void>;
+  addLearner(id: number, addr: string): Promise<void>;
+  removeNode(id: number): Promise<void>;
 }
 
 export interface AdminDeps {
@@ -113,18 +117,44 @@ export function createAdminRouter(deps: AdminDeps): Hono {
     return c.body(await deps.metrics.renderAsync());
   });
 
-  app.get("/v1/cluster", async (c) => {
-    await readPoint(c);
+  /** Members with their replicated address (a member added later has only that), else the start-up one. */
+  const clusterView = () => {
     const s = node.status();
     const leaderId = node.leaderId();
     const ids = [...new Set([...s.conf.voters, ...s.conf.votersOutgoing, ...s.conf.learners, ...s.conf.learnersNext])].sort((a, b) => a - b);
     const nodes = ids.map((id) => ({
       id,
-      // The replicated address (a member added later has only that); the start-up peer list otherwise.
       addr: s.addrs?.[String(id)] || deps.memberAddr?.(id) || "",
       role: id === leaderId ? "leader" : s.conf.learners.includes(id) ? "learner" : "follower",
     }));
-    return c.json({ leaderId: leaderId ?? null, term: s.term, nodes, version: metadata.fsm.version });
+    return { leaderId: leaderId ?? null, term: s.term, nodes, version: metadata.fsm.version };
+  };
+
+  app.get("/v1/cluster", async (c) => {
+    await readPoint(c);
+    return c.json(clusterView());
+  });
+
+  // Adds a member (a voter, or a learner that catches up without counting toward quorum; posting a learner
+  // again without "learner" promotes it). Start the new node with --join afterwards.
+  app.post("/v1/cluster/members", async (c) => {
+    const { parseWith, memberBody } = await schemas();
+    const body = parseWith(memberBody, await jsonBody(c, true), "member");
+    if (body.learner) await node.addLearner(body.id, body.addr);
+    else await node.addVoter(body.id, body.addr);
+    return c.json(clusterView(), 201);
+  });
+
+  app.delete("/v1/cluster/members/:id", async (c) => {
+    const { parseId } = await schemas();
+    const id = parseId(c.req.param("id"), "member id");
+    await readPoint(c);
+    const conf = node.status().conf;
+    if (![...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext].includes(id)) {
+      throw new StreamBusError("NotFound", `node ${id} is not a member of this cluster`);
+    }
+    await node.removeNode(id);
+    return c.json(clusterView());
   });
 
   // ---- brokers ----------------------------------------------------------------------------------

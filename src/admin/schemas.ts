@@ -41,6 +41,14 @@ export const topicBody = z.object({
 
 export const rebalanceBody = z.object({ dryRun: z.boolean().optional() }).strict();
 
+export const memberBody = z.object({
+  id,
+  addr: z.string().max(255)
+    .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port (IPv6 in brackets)")
+    .refine((a) => Number(a.slice(a.lastIndexOf(":") + 1)) <= 65535, "port must be at most 65535"),
+  learner: z.boolean().optional(),
+}).strict();
+
 /** Parses `value` with `schema`, or throws StreamBusError Invalid naming the first problems. */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);

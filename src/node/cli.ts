@@ -22,6 +22,8 @@ export interface NodeCommandOptions {
   logLevel: LogLevel;
   /** Fault suite only: serve POST /debug/partition (see src/transport/fault-injection.ts). */
   faultInjection?: boolean;
+  /** Join a running cluster that already added this node (POST /v1/cluster/members), not bootstrap one. */
+  join?: boolean;
 }
 
 export type ParsedArgs = { kind: "help"; text: string } | { kind: "run"; options: NodeCommandOptions };
@@ -46,6 +48,9 @@ options:
                              without it only loopback peers are accepted
   --admin-token T            bearer token required on admin writes (env STREAMBUS_ADMIN_TOKEN)
   --snapshot-threshold N     entries applied between snapshots (default 8192)
+  --join                     join a running cluster instead of starting a new one: add the node first
+                             (POST /v1/cluster/members on any member), then start it with --join and
+                             --peers listing the members (for their addresses) and itself
   --log-level L              debug | info | warn | error (default info)
   --fault-injection          testing only: serve POST /debug/partition {"block":[ids]} to drop
                              frames to/from those peers (off by default; never in production)
@@ -63,8 +68,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--help" || arg === "-h") return { kind: "help", text: USAGE };
-    if (arg === "--fault-injection") {
-      raw.faultInjection = "1";
+    if (arg === "--fault-injection" || arg === "--join") {
+      raw[arg === "--join" ? "join" : "faultInjection"] = "1";
       continue;
     }
     const eq = arg.indexOf("=");
@@ -108,6 +113,10 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   if (clusterSecret !== undefined) options.clusterSecret = clusterSecret;
   if (adminToken !== undefined) options.adminToken = adminToken;
   if (raw.faultInjection !== undefined) options.faultInjection = true;
+  if (raw.join !== undefined) {
+    if (peers.length < 2) throw new UsageError("--join needs --peers listing at least one running member and this node");
+    options.join = true;
+  }
   if (raw.snapshotThreshold !== undefined) options.snapshotThreshold = positiveInt(raw.snapshotThreshold, "--snapshot-threshold");
   return { kind: "run", options };
 }

@@ -51,6 +51,7 @@ export async function runNodeCommand(host: CommandHost): Promise<StreamBusNode |
       ...(o.adminToken !== undefined && { adminToken: o.adminToken }),
       ...(o.snapshotThreshold !== undefined && { snapshotThreshold: o.snapshotThreshold }),
       ...(o.faultInjection && { faultInjection: true }),
+      ...(o.join && { join: true }),
     });
     await node.start();
   } catch (e) {

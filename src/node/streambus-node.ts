@@ -57,6 +57,8 @@ export interface StreamBusNodeOptions {
   advanceElectionTicks?: boolean;
   /** Fault suite only: drop peer frames on demand via `POST /debug/partition` (off by default). */
   faultInjection?: boolean;
+  /** Join a running cluster that already added this node, instead of bootstrapping `peers` (RaftConfig.join). */
+  join?: boolean;
 }
 
 export class StreamBusNode {
@@ -86,6 +88,7 @@ export class StreamBusNode {
     this.logger = withTerm(base, () => this.raft?.term);
 
     const config: RaftConfig = { ...defaultConfig(), ...opts.raft, nodeId: opts.nodeId, peers: opts.peers };
+    if (opts.join) config.join = true;
     config.dataDir = opts.dataDir ?? `./data/node-${opts.nodeId}`;
     if (opts.snapshotThreshold !== undefined) {
       config.snapshotThreshold = opts.snapshotThreshold;

@@ -16,6 +16,7 @@ import { type Clock, every, systemClock } from "../ports/clock.ts";
 import type { Storage } from "../ports/storage.ts";
 import type { Transport } from "../ports/transport.ts";
 import { type Random, seededRandom } from "../rng.ts";
+import { allMembers } from "./conf-change.ts";
 import { electionTicks, validateConfig } from "./config.ts";
 import { Applier } from "./node-apply.ts";
 import { wrapProposal } from "./node-frames.ts";
@@ -164,7 +165,12 @@ export class RaftNode {
     this.raw = new RawNode({ config: this.config, initial, random: this.random.fork() });
     ({ lead: this.coreLead, role: this.coreRole } = this.raw.status());
     const self = { id: this.id, addr: this.bindAddr ?? this.peers.get(this.id) ?? "" };
-    const members = this.peers.peers(this.raw.status().conf);
+    const conf = this.raw.status().conf;
+    // A joiner knows no members until the leader's log reaches it: link to every configured peer so it can
+    // answer; the links follow the membership once it is learned (PeerBook.sync).
+    const members = this.config.join && allMembers(conf).length === 0
+      ? this.config.peers.filter((p) => p.id !== this.id)
+      : this.peers.peers(conf);
     this.peers.started(members);
     await this.transport.start(self, members, (from, frame) => this.wire.onFrame(from, frame));
     this.checkStillStarting();
@@ -334,8 +340,9 @@ export class RaftNode {
 
   /**
    * Adds a voting member reachable at `addr`; resolves once the change is applied here (at once if it
-   * is already a voter). Start the new node with config.peers listing the members it joins, itself
-   * included, so it can answer the leader before it has the log (its own list is replaced by the log's).
+   * is already a voter). Then start the new node with `config.join` and config.peers listing the members
+   * it joins, itself included: it learns the membership from the log and needs the addresses to answer
+   * the leader before that.
    */
   addVoter(id: number, addr: string, opts: ProposeOptions = {}): Promise<void> {
     return this.changeConf({ changes: [{ type: "addVoter", nodeId: id, addr }] }, (c) => c.voters.includes(id) && !c.votersOutgoing.length, opts, addr);

@@ -137,7 +137,7 @@ export class Raft {
     let commit = Math.max(hs.commit, base);
     this.term = hs.term;
     this.vote = hs.vote;
-    if (!snap && ents.length === 0 && commit === 0 && cfg.peers.length > 0) {
+    if (!snap && ents.length === 0 && commit === 0 && cfg.peers.length > 0 && !cfg.join) {
       // A new cluster: entry 1 lists the initial voters, identical on every initial member and committed
       // by construction (as in etcd), so a node added later learns the membership from the log.
       const changes = [...cfg.peers].sort((a, b) => a.id - b.id).map((p) => ({ type: "addVoter" as const, nodeId: p.id, addr: p.addr }));
@@ -163,7 +163,7 @@ export class Raft {
       if (e.type === "confChange") applyConfEntry(this, e, false);
     }
     // A log written without a bootstrap entry (and no snapshot): the configured peers are the voters.
-    if (this.conf.voters.length === 0 && this.conf.learners.length === 0 && cfg.peers.length > 0) {
+    if (this.conf.voters.length === 0 && this.conf.learners.length === 0 && cfg.peers.length > 0 && !cfg.join) {
       this.conf = confStateOf(cfg.peers.map((p) => p.id));
       this.confHistory = [{ index: base, conf: this.conf }];
     }

@@ -195,6 +195,12 @@ export interface RaftConfig {
   dataDir: string;
   /** Initial voters; ignored once the log or a snapshot carries a configuration. */
   peers: Peer[];
+  /**
+   * This node joins a running cluster (etcd's `--initial-cluster-state existing`): it starts with no
+   * membership and learns it from the leader's log, after the cluster added it; `peers` then only gives
+   * addresses. Without it, a node with an empty log bootstraps a new cluster of `peers`.
+   */
+  join?: boolean;
   /** Milliseconds. Followers time out after a random value in [T, 2T). */
   electionTimeout: number;
   /** Milliseconds. Must be well below the election timeout (at most a fifth of it). */

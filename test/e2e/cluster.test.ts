@@ -1,6 +1,7 @@
 // End to end with real processes on loopback: three Bun nodes started with the node command.
 import { afterEach, expect, test } from "bun:test";
-import { http, ProcCluster } from "./harness.ts";
+import { join } from "node:path";
+import { freePort, http, NodeProc, ProcCluster, waitFor } from "./harness.ts";
 import { failover, registerAndCreateTopic } from "./scenarios.ts";
 
 let cluster: ProcCluster | undefined;
@@ -89,5 +90,31 @@ test("a mixed cluster: one Bun, one Deno and one Node process form one cluster",
     const next = await cluster!.leader(10_000);
     const r = await http(next.port, "POST", "/v1/brokers", { id: 50, host: "h", port: 1 });
     expect(r.status).toBe(201);
+  });
+}, 90_000);
+
+test("growing a running cluster: POST /v1/cluster/members, then the new node starts with --join and catches up", async () => {
+  cluster = await ProcCluster.create({ runtimes: ["bun", "bun", "bun"] });
+  await cluster.start();
+  await withLogs(async () => {
+    const leader = await cluster!.leader();
+    expect((await http(leader.port, "POST", "/v1/brokers", { id: 5, host: "h", port: 1 })).status).toBe(201);
+    const port = await freePort();
+    const follower = cluster!.nodes.find((n) => n.id !== leader.id)!;
+    const added = await http(follower.port, "POST", "/v1/cluster/members", { id: 4, addr: `127.0.0.1:${port}` });
+    expect(added.status).toBe(201);
+    const joiner = new NodeProc({
+      id: 4, runtime: "bun", port, peers: `${cluster!.nodes[0]!.o.peers},4=127.0.0.1:${port}`,
+      dataDir: join(cluster!.root, "node-4"), extraArgs: ["--join"],
+    });
+    cluster!.nodes.push(joiner); // destroy() stops it too
+    joiner.start();
+    await joiner.ready();
+    // Linearizable reads on the new node see what was written before it existed, and writes go on.
+    await waitFor(async () => (await http(port, "GET", "/v1/brokers/5")).status === 200, "broker 5 on node 4");
+    expect((await http(port, "POST", "/v1/brokers", { id: 6, host: "h", port: 2 })).status).toBe(201);
+    const view = await http(port, "GET", "/v1/cluster");
+    expect(view.body.nodes.map((n: { id: number }) => n.id)).toEqual([1, 2, 3, 4]);
+    expect(view.body.nodes.find((n: { id: number }) => n.id === 4).addr).toBe(`127.0.0.1:${port}`);
   });
 }, 90_000);

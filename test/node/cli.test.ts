@@ -43,6 +43,13 @@ describe("node command flags", () => {
     expect(run(["--id", "1", "--cluster-secret", "flag"], { STREAMBUS_CLUSTER_SECRET: "env" }).clusterSecret).toBe("flag");
   });
 
+  test("--join: a node added to a running cluster; it needs the members in --peers", () => {
+    expect(run(["--id", "4", "--join", "--peers", "1=127.0.0.1:19001,4=127.0.0.1:19004"]).join).toBe(true);
+    expect(run(["--id", "1"]).join).toBeUndefined();
+    fails(["--id", "4", "--join"], "--join needs --peers");
+    fails(["--id", "4", "--join", "--peers", "4=127.0.0.1:19004"], "--join needs --peers");
+  });
+
   test("--help", () => {
     const r = parseNodeArgs(["--id", "x", "--help"], {});
     expect(r.kind).toBe("help");
