@@ -20,6 +20,7 @@ import type { Logger } from "../logger.ts";
 import type { MetadataStore } from "../metadata/metadata-store.ts";
 import { topicState } from "../metadata/cluster-metadata-store.ts";
 import type { MetricsRegistry } from "../metrics.ts";
+import { allMembers } from "../raft/conf-change.ts";
 import type { ConfState, Role } from "../raft/types.ts";
 import { requireTokenOnWrites } from "./auth.ts";
 import { errorResponse, toErrorResponse } from "./http-errors.ts";
@@ -121,8 +122,7 @@ export function createAdminRouter(deps: AdminDeps): Hono {
   const clusterView = () => {
     const s = node.status();
     const leaderId = node.leaderId();
-    const ids = [...new Set([...s.conf.voters, ...s.conf.votersOutgoing, ...s.conf.learners, ...s.conf.learnersNext])].sort((a, b) => a - b);
-    const nodes = ids.map((id) => ({
+    const nodes = allMembers(s.conf).map((id) => ({
       id,
       addr: s.addrs?.[String(id)] || deps.memberAddr?.(id) || "",
       role: id === leaderId ? "leader" : s.conf.learners.includes(id) ? "learner" : "follower",
@@ -149,8 +149,7 @@ export function createAdminRouter(deps: AdminDeps): Hono {
     const { parseId } = await schemas();
     const id = parseId(c.req.param("id"), "member id");
     await readPoint(c);
-    const conf = node.status().conf;
-    if (![...conf.voters, ...conf.votersOutgoing, ...conf.learners, ...conf.learnersNext].includes(id)) {
+    if (!allMembers(node.status().conf).includes(id)) {
       throw new StreamBusError("NotFound", `node ${id} is not a member of this cluster`);
     }
     await node.removeNode(id);

@@ -5,6 +5,7 @@
 import type { Logger } from "../logger.ts";
 import type { Transport } from "../ports/transport.ts";
 import { decodeConfChange } from "./codec.ts";
+import { allMembers } from "./conf-change.ts";
 import type { ConfState, Entry, Peer } from "./types.ts";
 
 export class PeerBook {
@@ -32,15 +33,9 @@ export class PeerBook {
     }
   }
 
-  /** Every member of `conf` (voters, learners, outgoing voters), ascending. */
-  static members(conf: ConfState): number[] {
-    const ids = new Set([...conf.voters, ...conf.learners, ...conf.votersOutgoing, ...conf.learnersNext]);
-    return [...ids].sort((a, b) => a - b);
-  }
-
   /** The other members of `conf` with a known address, ascending by id. */
   peers(conf: ConfState): Peer[] {
-    return PeerBook.members(conf)
+    return allMembers(conf)
       .filter((id) => id !== this.selfId && this.addrs.has(id))
       .map((id) => ({ id, addr: this.addrs.get(id)! }));
   }
