@@ -135,9 +135,7 @@ export class ClusterMetadataStore implements ClusterStore {
     const expected = opts.expectedVersion;
     if (partitions.length === 0) return expected ?? (await this.store.versions()).assignmentVersion;
     const r = await this.store.applyAssignment(partitions, expected === undefined ? {} : { expectedAssignmentVersion: expected });
-    // Applied exactly at `expected`, and the version moves by one iff a placement changed.
-    if (expected !== undefined) return r.changed > 0 ? expected + 1 : expected;
-    return this.store.fsm.assignmentVersion;
+    return r.assignmentVersion;
   }
   /** The whole assignment (or one topic's), versioned by the assignment version. */
   async getPartitionAssignment(topic?: string): Promise<Assignment> {

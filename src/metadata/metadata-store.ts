@@ -136,9 +136,10 @@ export class MetadataStore {
   updateTopicConfig(name: string, config: Record<string, unknown>, opts?: WriteOptions) {
     return this.execute<"updateTopicConfig">({ type: "updateTopicConfig", name, config }, opts);
   }
-  /** Creates or updates partitions of any topics in one atomic step. */
-  applyAssignment(partitions: TopicPlacementInput[], opts?: WriteOptions) {
-    return this.execute<"applyAssignment">({ type: "applyAssignment", partitions, at: this.#now() }, opts);
+  /** Creates or updates partitions of any topics in one atomic step; reports the assignment version it left. */
+  async applyAssignment(partitions: TopicPlacementInput[], opts: WriteOptions = {}): Promise<OperationValues["applyAssignment"] & { assignmentVersion: number }> {
+    const r = await this.#execute({ type: "applyAssignment", partitions, at: this.#now() }, opts);
+    return { ...(r.value as OperationValues["applyAssignment"]), assignmentVersion: r.assignmentVersion };
   }
   /** The new leader must be in the ISR and `leaderEpoch` above the current one. */
   updateLeader(topic: string, partitionId: number, leader: number, leaderEpoch: number, opts?: WriteOptions) {
@@ -163,6 +164,11 @@ export class MetadataStore {
    *   NotLeader / Timeout when it could not be committed before the deadline.
    */
   async execute<K extends Operation["type"]>(op: Extract<Operation, { type: K }> | Operation, opts: WriteOptions = {}): Promise<OperationValues[K]> {
+    return (await this.#execute(op, opts)).value as OperationValues[K];
+  }
+
+  /** As execute, with the state and assignment versions the operation left. */
+  async #execute(op: Operation, opts: WriteOptions): Promise<Extract<ApplyResult, { ok: true }>> {
     if (opts.requireLeader && !this.node.isLeader()) throw this.#notLeader();
     const seq = this.#nextSeq++;
     this.#inFlight.add(seq);
@@ -174,7 +180,7 @@ export class MetadataStore {
       if (opts.expectedAssignmentVersion !== undefined) cmd.expectedAssignmentVersion = opts.expectedAssignmentVersion;
       const data = encodeCommand(cmd); // bad input fails here, before it reaches the log
       const { result } = await this.#retrying(opts.timeoutMs, (timeoutMs) => this.node.propose(data, { timeoutMs }));
-      return unwrap(result) as OperationValues[K];
+      return okResult(result);
     } finally {
       this.#inFlight.delete(seq);
     }
@@ -297,10 +303,15 @@ function notFound(message: string): never {
 
 /** Turns an FSM result into the value, or throws its typed error. */
 export function unwrap(result: unknown): unknown {
+  return okResult(result).value;
+}
+
+/** The successful FSM result (value and versions), or throws its typed error. */
+function okResult(result: unknown): Extract<ApplyResult, { ok: true }> {
   const r = result as ApplyResult | undefined;
   if (!r || typeof r !== "object" || typeof r.ok !== "boolean") {
     throw new StreamBusError("Unavailable", "the consensus node returned no metadata result for the proposal");
   }
-  if (r.ok) return r.value;
+  if (r.ok) return r;
   throw new StreamBusError(r.error.code, r.error.message, r.error.details ?? {});
 }
