@@ -1,9 +1,8 @@
 /**
  * RaftNode: the driver around the pure Raft core. It owns the I/O the core leaves out: it ticks the core on
  * a clock, persists each Ready before releasing its messages (node-persist.ts), sends frames over the
- * transport (node-wire.ts), applies
- * committed entries to the application's state machine, takes snapshots, and tracks proposals, reads,
- * membership changes and app RPCs until they complete.
+ * transport (node-wire.ts), applies committed entries to the application's state machine, takes snapshots,
+ * and tracks proposals, reads, membership changes and app RPCs until they complete.
  *
  * @example
  * const node = new RaftNode(config, fsm, { storage: memoryStorage(), transport: network.transport() });
@@ -163,9 +162,10 @@ export class RaftNode {
     }
     this.applier.incarnation = this.random.int(U32);
     this.raw = new RawNode({ config: this.config, initial, random: this.random.fork() });
-    ({ lead: this.coreLead, role: this.coreRole } = this.raw.status());
+    const { lead, role, conf } = this.raw.status();
+    this.coreLead = lead;
+    this.coreRole = role;
     const self = { id: this.id, addr: this.bindAddr ?? this.peers.get(this.id) ?? "" };
-    const conf = this.raw.status().conf;
     // A joiner knows no members until the leader's log reaches it: link to every configured peer so it can
     // answer; the links follow the membership once it is learned (PeerBook.sync).
     const members = this.config.join && allMembers(conf).length === 0
