@@ -199,9 +199,9 @@ export async function startStreamBus({ runtime = "bun", basePort = 19301, logLev
  * Runs the load generator as its own process (so it never shares an event loop with a system under test).
  * With `pids`, the result also has `server_cpu_us`: CPU microseconds those processes spent per ok write.
  */
-export async function runLoad(mode, url, conc, secs, pids = []) {
+export async function runLoad(mode, url, conc, secs, pids = [], client = "raw") {
   const before = pids.map(cpuSeconds);
-  const r = await runLoadProcess(mode, url, conc, secs);
+  const r = await runLoadProcess(mode, url, conc, secs, client);
   if (pids.length && r.ok) {
     const used = pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - before[i], 0);
     r.server_cpu_us = Math.round((used * 1e6) / r.ok);
@@ -209,9 +209,9 @@ export async function runLoad(mode, url, conc, secs, pids = []) {
   return r;
 }
 
-function runLoadProcess(mode, url, conc, secs) {
+function runLoadProcess(mode, url, conc, secs, client) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join("scripts", "bench", "http-put-load.mjs"), mode, url, String(conc), String(secs)], { stdio: ["ignore", "pipe", "inherit"] });
+    const p = spawn(process.execPath, [join("scripts", "bench", "http-put-load.mjs"), mode, url, String(conc), String(secs), client], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     p.stdout.on("data", (d) => { out += d; });
     p.on("exit", (code) => {

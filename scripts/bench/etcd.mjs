@@ -2,7 +2,7 @@
 // `npm run bench:etcd`: StreamBus (Bun, 3 nodes, fsync) beside etcd (3 nodes, fsync) on loopback, the same
 // closed-loop HTTP write load against each leader at several concurrencies, alternating the systems.
 //   node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun|deno|node] [--warmup 2]
-//                               [--only streambus|etcd] [--log-level info] [--no-ceiling]
+//                               [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http]
 // etcd gets its v3 JSON gateway put (100-byte value); StreamBus gets POST /v1/brokers (re-registers one of
 // 10,000 brokers with a 100-byte tag). Each reply means the write is fsynced on a majority.
 // Unless --no-ceiling, the same load also drives a server that does nothing (scripts/bench/noop-server.ts):
@@ -16,7 +16,7 @@ const flag = (name, dflt) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
 };
 if (args.includes("--help")) {
-  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 2] [--only streambus|etcd] [--log-level info] [--no-ceiling]");
+  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 2] [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http]");
   process.exit(0);
 }
 const seconds = Number(flag("--seconds", "8"));
@@ -25,9 +25,10 @@ const runtime = flag("--runtime", "bun");
 const warmup = Number(flag("--warmup", "2"));
 const only = flag("--only", "");
 const logLevel = flag("--log-level", "");
+const client = flag("--client", "raw");
 const ceiling = !args.includes("--no-ceiling") && !only;
-if (!(seconds > 0) || concs.some((c) => !(c >= 1))) {
-  console.error("--seconds must be > 0 and --conc a list of positive integers");
+if (!(seconds > 0) || concs.some((c) => !(c >= 1)) || !["raw", "node-http"].includes(client)) {
+  console.error("--seconds must be > 0, --conc a list of positive integers and --client raw or node-http");
   process.exit(2);
 }
 
@@ -36,7 +37,7 @@ if (!version && only !== "streambus") {
   console.log("etcd is NOT installed (no `etcd` on PATH; Debian: apt-get install etcd-server): measuring StreamBus only.");
 }
 console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}` +
-  `${version ? `, etcd ${version}` : ""}; StreamBus on ${runtime}; ${seconds} s per point`);
+  `${version ? `, etcd ${version}` : ""}; StreamBus on ${runtime}; ${seconds} s per point; ${client} HTTP client`);
 
 const systems = [];
 try {
@@ -54,7 +55,7 @@ try {
     const noop = await startNoopServer();
     systems.push({ name: "noop", mode: "streambus", url: noop.putUrl, sys: noop });
   }
-  if (warmup > 0) for (const s of systems) await runLoad(s.mode, s.url, 16, warmup);
+  if (warmup > 0) for (const s of systems) await runLoad(s.mode, s.url, 16, warmup, [], client);
 
   const rows = [];
   for (const [k, conc] of concs.entries()) {
@@ -62,7 +63,7 @@ try {
     const order = k % 2 === 0 ? systems : [...systems].reverse();
     const row = { conc };
     for (const s of order) {
-      const r = await runLoad(s.mode, s.url, conc, seconds, s.sys.nodes.map((n) => n.proc.pid));
+      const r = await runLoad(s.mode, s.url, conc, seconds, s.sys.nodes.map((n) => n.proc.pid), client);
       row[s.name] = r;
       console.log(`  c=${conc} ${s.name}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ` +
         `CPU per write: ${r.server_cpu_us} µs in the server processes, ${r.loader_cpu_us} µs in the load generator${r.bad ? `, ${r.bad} failed` : ""}`);
