@@ -5,6 +5,7 @@
 import { mkdir, open, readdir, readFile, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { Encoder } from "cbor-x";
+import { cborTuple } from "../../src/codec/cbor-tuple.ts";
 import { StreamBusError } from "../../src/errors.ts";
 import type { Entry, HardState, Snapshot } from "../../src/raft/types.ts";
 import { frameRecord, removeFile, scanRecords, singleRecord, syncDir } from "./record-file.ts";
@@ -42,7 +43,8 @@ export function encodeHardRecord(seq: number, h: HardState): Uint8Array {
 
 /** One framed record holding `e`. */
 export function encodeEntry(e: Entry): Uint8Array {
-  return frameRecord(cbor.encode([e.index, e.term, e.type === "confChange" ? 1 : 0, e.data]));
+  const type = e.type === "confChange" ? 1 : 0;
+  return frameRecord(cborTuple([e.index, e.term, type], e.data) ?? cbor.encode([e.index, e.term, type, e.data]));
 }
 
 function decodeEntry(payload: Uint8Array, file: string, offset: number): Entry | { hs: HardState; seq: number } {

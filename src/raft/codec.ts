@@ -4,6 +4,7 @@
  * StreamBusError "Invalid" and never reaches the state machine.
  */
 import { Encoder } from "cbor-x";
+import { cborTuple, withArrayField } from "../codec/cbor-tuple.ts";
 import { StreamBusError } from "../errors.ts";
 import type {
   ConfChange,
@@ -100,11 +101,12 @@ function entry(v: unknown, i: number): Entry {
     term: uint(v[0], `entries[${i}].term`),
     index: uint(v[1], `entries[${i}].index`),
     type,
-    data: bytes(v[3], `entries[${i}].data`),
+    // A copy: the decoder's byte strings are views into the whole frame, which must not stay alive (or be
+    // reused) under an entry kept in the log.
+    data: bytes(v[3], `entries[${i}].data`).slice(),
   };
 }
 
-const entryTuple = (e: Entry): [number, number, number, Uint8Array] => [e.term, e.index, e.type === "normal" ? 0 : 1, e.data];
 
 /**
  * Checks that `v` has the shape of a Message and returns a clean copy (unknown fields dropped). Throws
@@ -138,14 +140,27 @@ export function validateMessage(v: unknown): Message {
 }
 
 /**
- * Encodes a message for the wire.
+ * Encodes a message for the wire. Entries go as `[term, index, type, data]` tuples; with `encoded`, an
+ * entry already encoded for another message (the same append to each follower) is reused from it.
  *
  * @example
  * const bytes = encodeMessage({ type: "heartbeat", from: 1, to: 2, term: 3, commit: 10 });
  * decodeMessage(bytes).commit; // 10
  */
-export function encodeMessage(m: Message): Uint8Array {
-  return cbor.encode(m.entries ? { ...m, entries: m.entries.map(entryTuple) } : m);
+export function encodeMessage(m: Message, encoded?: Map<Entry, Uint8Array>): Uint8Array {
+  if (!m.entries) return cbor.encode(m);
+  const { entries, ...rest } = m;
+  const items: Uint8Array[] = [];
+  for (const e of entries) {
+    let b = encoded?.get(e);
+    if (!b) {
+      const type = e.type === "normal" ? 0 : 1;
+      b = cborTuple([e.term, e.index, type], e.data) ?? cbor.encode([e.term, e.index, type, e.data]);
+      encoded?.set(e, b);
+    }
+    items.push(b);
+  }
+  return withArrayField(cbor.encode(rest), "entries", items);
 }
 
 /** Decodes and shape-checks a message; throws StreamBusError "Invalid" on anything malformed. */

@@ -11,7 +11,7 @@ import { decodeFrame, MAX_BATCH_MESSAGES, raftBatchFrame, raftFrame } from "./no
 import type { NodeCounters } from "./node-metrics.ts";
 import type { RpcMux } from "./node-rpc.ts";
 import type { RawNode } from "./raw-node.ts";
-import type { Message } from "./types.ts";
+import type { Entry, Message } from "./types.ts";
 
 /** A batch frame stops growing past this many bytes (a single larger message still goes alone). */
 const BATCH_FRAME_BYTES = 1 << 20;
@@ -46,6 +46,7 @@ export class MessageWire {
       if (list) list.push(m);
       else byPeer.set(m.to, [m]);
     }
+    const encodedEntries = new Map<Entry, Uint8Array>();
     for (const [to, list] of byPeer) {
       let batch: Message[] = [];
       let encoded: Uint8Array[] = [];
@@ -59,7 +60,7 @@ export class MessageWire {
         bytes = 0;
       };
       for (const m of list) {
-        const e = encodeMessage(m);
+        const e = encodeMessage(m, encodedEntries);
         if (m.type === "snap" || bytes + e.length > BATCH_FRAME_BYTES || encoded.length >= MAX_BATCH_MESSAGES) flush();
         batch.push(m);
         encoded.push(e);
