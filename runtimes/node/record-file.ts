@@ -21,12 +21,20 @@ export function frameRecord(payload: Uint8Array): Uint8Array {
     throw new StreamBusError("TooLarge", `record of ${payload.length} bytes exceeds ${MAX_RECORD_BYTES}`);
   }
   const out = new Uint8Array(HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, payload.length, true);
-  view.setUint32(4, crc32c(payload), true);
-  view.setUint32(8, crc32c(out.subarray(0, 8)), true);
+  // Byte by byte rather than through a DataView: asking a small typed array for its .buffer is costly on
+  // JavaScriptCore (Bun), and this runs for every log entry.
+  putU32(out, 0, payload.length);
+  putU32(out, 4, crc32c(payload));
+  putU32(out, 8, crc32c(out.subarray(0, 8)));
   out.set(payload, HEADER_BYTES);
   return out;
+}
+
+function putU32(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = v & 0xff;
+  buf[at + 1] = (v >>> 8) & 0xff;
+  buf[at + 2] = (v >>> 16) & 0xff;
+  buf[at + 3] = v >>> 24;
 }
 
 function u32(buf: Uint8Array, at: number): number {
