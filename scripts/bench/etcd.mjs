@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench:etcd`: StreamBus (Bun, 3 nodes, fsync) beside etcd (3 nodes, fsync) on loopback, the same
 // closed-loop HTTP write load against each leader at several concurrencies, alternating the systems.
-//   node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun|deno|node] [--warmup 2]
+//   node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun|deno|node] [--warmup 15]
 //                               [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http]
 // etcd gets its v3 JSON gateway put (100-byte value); StreamBus gets POST /v1/brokers (re-registers one of
 // 10,000 brokers with a 100-byte tag). Each reply means the write is fsynced on a majority.
@@ -16,13 +16,16 @@ const flag = (name, dflt) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
 };
 if (args.includes("--help")) {
-  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 2] [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http]");
+  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 15] [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http]");
   process.exit(0);
 }
 const seconds = Number(flag("--seconds", "8"));
 const concs = flag("--conc", "1,16,64,256").split(",").map(Number);
 const runtime = flag("--runtime", "bun");
-const warmup = Number(flag("--warmup", "2"));
+// Warm-up seconds per system at concurrency 64, before any measured point: StreamBus runs on a JIT, whose
+// compiler threads take 15-30 % of a core per node for the first ~15 s of load (measured from /proc) and
+// little after; etcd is compiled ahead of time. Measuring after the warm-up compares steady states.
+const warmup = Number(flag("--warmup", "15"));
 const only = flag("--only", "");
 const logLevel = flag("--log-level", "");
 const client = flag("--client", "raw");
@@ -55,7 +58,7 @@ try {
     const noop = await startNoopServer();
     systems.push({ name: "noop", mode: "streambus", url: noop.putUrl, sys: noop });
   }
-  if (warmup > 0) for (const s of systems) await runLoad(s.mode, s.url, 16, warmup, [], client);
+  if (warmup > 0) for (const s of systems) await runLoad(s.mode, s.url, 64, warmup, [], client);
 
   const rows = [];
   for (const [k, conc] of concs.entries()) {
