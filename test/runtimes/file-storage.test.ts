@@ -3,6 +3,8 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSyn
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileStorage } from "../../runtimes/node/file-storage.ts";
+import { frameRecord } from "../../runtimes/node/record-file.ts";
+import { cbor } from "../../runtimes/node/segment-log.ts";
 import { isStreamBusError, type StreamBusError } from "../../src/errors.ts";
 import type { ConfState } from "../../src/raft/types.ts";
 import { makeEntries, runStorageConformance } from "../../src/testing/conformance/storage.ts";
@@ -56,12 +58,26 @@ async function expectCorrupt(dir: string, file: string, offset: number): Promise
   expect(e.details).toMatchObject({ file, offset });
 }
 
-const RECORD = 12 + 48; // header + CBOR of a 40-byte entry with index and term below 24
+const RECORD = 12 + 46; // header + CBOR [index, term, type, h"..."] of a 40-byte entry with index and term below 24
 
-test("a record is 8 header bytes plus the CBOR entry, back to back", async () => {
+test("a record is 12 header bytes plus the CBOR entry, back to back", async () => {
   const dir = await filled("format", 3);
   const [file] = logFiles(dir);
   expect(statSync(file).size).toBe(3 * RECORD);
+});
+
+test("segments written before entries were direct CBOR tuples (cbor-x's tagged byte strings) still open", async () => {
+  const dir = await filled("old-format", 2);
+  const [file] = logFiles(dir);
+  const data = new Uint8Array([1, 2, 3]);
+  // What encodeEntry wrote before: cbor-x's encoding, which tags a Uint8Array (tag 64).
+  const old = cbor.encode([3, 1, 0, data]) as Uint8Array;
+  expect(old.includes(0xd8)).toBe(true);
+  appendFileSync(file, frameRecord(old));
+  const s = fileStorage(dir);
+  const initial = await s.open();
+  expect(initial.entries.at(-1)).toEqual({ index: 3, term: 1, type: "normal", data });
+  await s.close();
 });
 
 test("a torn last record (cut short) is truncated away and appends continue", async () => {
