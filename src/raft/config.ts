@@ -76,6 +76,9 @@ export function validateConfig(c: RaftConfig): void {
   positiveInt(c, "maxInflightMsgs");
   positiveInt(c, "snapshotChunkSize");
   nonNegativeInt(c, "maxUncommittedSize");
+  if (c.proposalLingerMs !== undefined && !(Number.isFinite(c.proposalLingerMs) && c.proposalLingerMs >= 0)) {
+    invalid(`proposalLingerMs must be a number >= 0, got ${c.proposalLingerMs}`, "proposalLingerMs");
+  }
   if (c.heartbeatInterval * 5 > c.electionTimeout) {
     invalid(
       `heartbeatInterval (${c.heartbeatInterval} ms) must be at most a fifth of electionTimeout (${c.electionTimeout} ms), ` +

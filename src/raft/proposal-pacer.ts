@@ -4,8 +4,14 @@
  *
  * Every replication round costs each node a message, a write and an fsync whatever its size, so under load
  * fewer, larger rounds leave more CPU for the writes themselves, and the wait is repaid by shorter queues.
- * A proposal that finds nothing in flight goes at once, so a lone client's latency is unchanged.
+ *
+ * Linger (Kafka's linger.ms, for rounds): when a round commits and fewer proposals wait than half the last
+ * round's size, the leader is under load but the next round would be small. They wait up to `lingerMs`
+ * (on the injected clock) for company, and go as soon as half a round's worth waits. A proposal that finds
+ * nothing in flight after a round of one (a lone client) goes at once, so its latency is unchanged; after
+ * a burst, the first lone proposal waits at most `lingerMs` once.
  */
+import type { Clock } from "../ports/clock.ts";
 import type { RawNode } from "./raw-node.ts";
 
 export interface HeldProposal {
@@ -13,34 +19,71 @@ export interface HeldProposal {
   fail: (e: unknown) => void;
 }
 
+export interface PacerOptions {
+  /** How many waiting proposals start a round without waiting for the commit (a full message). */
+  cap: number;
+  /** Longest linger in milliseconds; 0 turns lingering off. */
+  lingerMs: number;
+  clock: Pick<Clock, "setTimeout">;
+  /** Runs the driver's Ready loop (called when a linger ends). */
+  wake: () => void;
+}
+
 export class ProposalPacer {
   private held: HeldProposal[] = [];
+  /** How many proposals the last released round held. */
+  private lastRound = 0;
+  /** The current linger, if one runs; its timer sets `over` (a timer of an earlier linger is ignored). */
+  private linger: { over: boolean } | undefined;
 
-  /** `cap`: how many waiting proposals start a round without waiting for the commit. */
-  constructor(private readonly cap: number) {}
-
-  /** Whether a new proposal must wait: others already wait (order is kept), or a round is in flight. */
-  shouldHold(raw: RawNode): boolean {
-    return this.held.length > 0 || raw.leadingUncommitted;
-  }
-
-  /** Queues `p`; returns true once a round's worth waits (the caller then runs the Ready loop). */
-  hold(p: HeldProposal): boolean {
-    this.held.push(p);
-    return this.held.length >= this.cap;
-  }
+  constructor(private readonly o: PacerOptions) {}
 
   /**
-   * The proposals to hand to the core now, oldest first: all of them once nothing is in flight (or this node
-   * no longer leads: the core then forwards or refuses them), or once `cap` of them wait.
+   * Whether a new proposal must wait: others already wait (order is kept), a round is in flight, or the
+   * last round was a batch (the leader is under load, so the proposal may linger).
    */
+  shouldHold(raw: RawNode): boolean {
+    return this.held.length > 0 || raw.leadingUncommitted || (this.o.lingerMs > 0 && this.lastRound > 1 && raw.role === "leader");
+  }
+
+  /** Queues `p`; returns true when the held proposals should go now (the caller then runs the Ready loop). */
+  hold(p: HeldProposal, raw: RawNode): boolean {
+    this.held.push(p);
+    return this.due(raw);
+  }
+
+  /** The proposals to hand to the core now, oldest first (all of them), or none yet. */
   take(raw: RawNode): HeldProposal[] {
-    if (this.held.length === 0 || (this.held.length < this.cap && raw.leadingUncommitted)) return [];
+    if (!this.due(raw)) return [];
+    this.lastRound = this.held.length;
+    this.linger = undefined;
     return this.held.splice(0);
   }
 
   /** Fails every waiting proposal with `e` (the node is stopping). */
   failAll(e: unknown): void {
+    this.linger = undefined;
     for (const p of this.held.splice(0)) p.fail(e);
+  }
+
+  /**
+   * Whether the held proposals should go now: a full message waits, this node no longer leads (the core
+   * then forwards or refuses them), or no round is in flight and either enough wait or the linger is over.
+   * Starts the linger (and its wake-up) when they should wait for company.
+   */
+  private due(raw: RawNode): boolean {
+    const n = this.held.length;
+    if (n === 0) return false;
+    if (n >= this.o.cap || raw.role !== "leader") return true;
+    if (raw.leadingUncommitted) return false;
+    if (this.o.lingerMs <= 0 || n * 2 >= this.lastRound) return true;
+    if (!this.linger) {
+      const linger: { over: boolean } = (this.linger = { over: false });
+      this.o.clock.setTimeout(() => {
+        linger.over = true;
+        this.o.wake();
+      }, this.o.lingerMs);
+    }
+    return this.linger.over;
   }
 }

@@ -54,6 +54,8 @@ export interface ProposeOptions {
 export type RaftNodeStatus = RaftStatus & { leaderId: number | undefined; running: boolean };
 
 const DEFAULT_TIMEOUT_MS = 5000;
+/** How long a loaded leader may hold proposals for a fuller round (RaftConfig.proposalLingerMs). */
+export const DEFAULT_PROPOSAL_LINGER_MS = 2;
 const STOP_WAIT_MS = 5000;
 const U32 = 0x1_0000_0000;
 const NOT_RUNNING = () => new StreamBusError("Unavailable", "the Raft node is not running (not started yet, or stopped)");
@@ -111,7 +113,12 @@ export class RaftNode {
     this.advanceTicks = deps.advanceElectionTicks ?? false;
     this.peers = new PeerBook(this.id, this.transport, this.logger);
     this.pending = new PendingRequests(this.clock, this.counters);
-    this.pacer = new ProposalPacer(config.maxAppendEntries);
+    this.pacer = new ProposalPacer({
+      cap: config.maxAppendEntries,
+      lingerMs: config.proposalLingerMs ?? DEFAULT_PROPOSAL_LINGER_MS,
+      clock: this.clock,
+      wake: () => this.schedule(),
+    });
     this.applier = new Applier(this.id, fsm, this.peers, this.pending, this.counters, this.logger);
     this.persister = new ReadyPersister(this.storage, this.clock, this.counters, (e) => {
       this.logger.error("raft.loop_failed", { error: e });
@@ -222,7 +229,7 @@ export class RaftNode {
     // While a Ready is in flight the proposal waits in the inbox; without a leader it would only fail later.
     if (this.busy && this.raw!.lead === 0) fail(this.noLeader());
     else if (this.pacer.shouldHold(this.raw!)) {
-      if (this.pacer.hold({ data: wrapped, fail })) this.schedule();
+      if (this.pacer.hold({ data: wrapped, fail }, this.raw!)) this.schedule();
     } else this.exec((raw) => this.proposeNow(raw, wrapped, fail));
     return promise;
   }
