@@ -6,7 +6,7 @@
  * every node), with far less noise than the three-process benchmark. Profile it with
  * `bun --cpu-prof scripts/bench/write-path.ts`.
  *
- *   npx bun scripts/bench/write-path.ts [--writes 60000] [--conc 256] [--warmup 30000]
+ *   npm run bench:write-path -- [--writes 60000] [--conc 256] [--warmup 30000]
  */
 import { StreamBusNode } from "../../src/node/streambus-node.ts";
 import { memoryStorage } from "../../src/testing/memory-storage.ts";
