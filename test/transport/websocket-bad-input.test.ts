@@ -168,3 +168,12 @@ test("keep-alive: an open link is pinged, and closed once the peer falls silent"
   expect(t.connectedPeers()).toEqual([]);
   expect(closes[0]).toContain("no frames");
 });
+
+test("a plain HTTP request to the peer endpoint gets 426 and a reason, and the links keep working", async () => {
+  const { a, p2, got } = await pair();
+  const res = await fetch(`http://127.0.0.1:${p2}/raft`);
+  expect(res.status).toBe(426);
+  expect(await res.text()).toContain("WebSocket");
+  expect(a.send(2, new Uint8Array([9]))).toBe(true);
+  await waitUntil(() => got.includes(9), "a frame over the existing link");
+});
