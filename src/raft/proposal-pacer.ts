@@ -5,11 +5,11 @@
  * Every replication round costs each node a message, a write and an fsync whatever its size, so under load
  * fewer, larger rounds leave more CPU for the writes themselves, and the wait is repaid by shorter queues.
  *
- * Linger (Kafka's linger.ms, for rounds): when a round commits and fewer proposals wait than half the last
- * round's size, the leader is under load but the next round would be small. They wait up to `lingerMs`
- * (on the injected clock) for company, and go as soon as half a round's worth waits. A proposal that finds
- * nothing in flight after a round of one (a lone client) goes at once, so its latency is unchanged; after
- * a burst, the first lone proposal waits at most `lingerMs` once.
+ * Linger (Kafka's linger.ms, for rounds): when a round commits and fewer proposals wait than went in it,
+ * the leader is under load but the next round would be smaller. They wait up to `lingerMs` (on the
+ * injected clock) for company, and go as soon as a round's worth waits. A proposal that finds nothing in
+ * flight after a round of one (a lone client) goes at once, so its latency is unchanged; after a burst,
+ * the first lone proposal waits at most `lingerMs` once.
  */
 import type { Clock } from "../ports/clock.ts";
 import type { RawNode } from "./raw-node.ts";
@@ -68,7 +68,8 @@ export class ProposalPacer {
 
   /**
    * Whether the held proposals should go now: a full message waits, this node no longer leads (the core
-   * then forwards or refuses them), or no round is in flight and either enough wait or the linger is over.
+   * then forwards or refuses them), or no round is in flight and either as many wait as went in the last
+   * round or the linger is over.
    * Starts the linger (and its wake-up) when they should wait for company.
    */
   private due(raw: RawNode): boolean {
@@ -76,7 +77,7 @@ export class ProposalPacer {
     if (n === 0) return false;
     if (n >= this.o.cap || raw.role !== "leader") return true;
     if (raw.leadingUncommitted) return false;
-    if (this.o.lingerMs <= 0 || n * 2 >= this.lastRound) return true;
+    if (this.o.lingerMs <= 0 || n >= this.lastRound) return true;
     if (!this.linger) {
       const linger: { over: boolean } = (this.linger = { over: false });
       this.o.clock.setTimeout(() => {

@@ -55,7 +55,7 @@ export type RaftNodeStatus = RaftStatus & { leaderId: number | undefined; runnin
 
 const DEFAULT_TIMEOUT_MS = 5000;
 /** How long a loaded leader may hold proposals for a fuller round (RaftConfig.proposalLingerMs). */
-export const DEFAULT_PROPOSAL_LINGER_MS = 2;
+export const DEFAULT_PROPOSAL_LINGER_MS = 3;
 const STOP_WAIT_MS = 5000;
 const U32 = 0x1_0000_0000;
 const NOT_RUNNING = () => new StreamBusError("Unavailable", "the Raft node is not running (not started yet, or stopped)");

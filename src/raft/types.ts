@@ -225,9 +225,8 @@ export interface RaftConfig {
   maxUncommittedSize: number;
   /**
    * Milliseconds a leader under load may hold new proposals, once its round committed, for more to join
-   * them (Kafka's linger.ms, for replication rounds): only while fewer than half as many wait as went in
-   * the last round, so a lone client never waits. Default 2 (RaftNode's DEFAULT_PROPOSAL_LINGER_MS); 0
-   * turns it off.
+   * them (Kafka's linger.ms, for replication rounds): only while fewer wait than went in the last round,
+   * so a lone client never waits. Default 3 (RaftNode's DEFAULT_PROPOSAL_LINGER_MS); 0 turns it off.
    */
   proposalLingerMs?: number;
 }

@@ -41,17 +41,17 @@ test("proposals wait while a round is in flight and go together once it commits"
   expect(pacer.take(raw)).toHaveLength(10);
 });
 
-test("after a batch, a small next round lingers until half a round waits", () => {
+test("after a batch, a smaller next round lingers until a round's worth waits", () => {
   const { core, propose, pacer, raw, clock, wakes } = setup();
   core.leadingUncommitted = true;
   propose(10);
   core.leadingUncommitted = false;
   expect(pacer.take(raw)).toHaveLength(10); // last round: 10
-  expect(propose(2)).toBe(0); // under load: held even with nothing in flight
+  expect(propose(9)).toBe(0); // under load: held even with nothing in flight
   expect(pacer.take(raw)).toHaveLength(0);
   expect(wakes()).toBe(0);
-  propose(3); // 5 wait: half of the last round
-  expect(pacer.take(raw)).toHaveLength(5);
+  propose(1); // 10 wait: as many as went in the last round
+  expect(pacer.take(raw)).toHaveLength(10);
   // The linger's timer fires later and only wakes the loop; nothing waits now.
   clock.advance(2);
   expect(wakes()).toBe(1);
