@@ -9,17 +9,10 @@
 // Unless --no-ceiling, the same load also drives a server that does nothing (scripts/bench/noop-server.ts):
 // the load generator's own ceiling on this machine, which bounds every ratio that can be measured here.
 import { cpus } from "node:os";
-import { cleanupAll, etcdVersion, runLoad, startEtcd, startNoopServer, startStreamBus } from "./bench-procs.mjs";
+import { cleanupAll, cliFlags, etcdVersion, runLoad, startEtcd, startNoopServer, startStreamBus } from "./bench-procs.mjs";
 
 const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
-};
-if (args.includes("--help")) {
-  console.log("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 15] [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http] [--repeat 1]");
-  process.exit(0);
-}
+const flag = cliFlags("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 15] [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http] [--repeat 1]");
 const seconds = Number(flag("--seconds", "8"));
 const concs = flag("--conc", "1,16,64,256").split(",").map(Number);
 const runtime = flag("--runtime", "bun");
