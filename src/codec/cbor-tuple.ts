@@ -11,6 +11,8 @@
  * cborTuple([3, 7], new Uint8Array([1, 2])); // [3, 7, h'0102'], the bytes 83 03 07 42 01 02
  */
 
+const utf8 = new TextEncoder();
+
 /** Largest integer written as a CBOR unsigned integer here (a uint32); larger ones go through cbor-x. */
 export const MAX_TUPLE_UINT = 0xffff_ffff;
 
@@ -76,7 +78,7 @@ export function withArrayField(map: Uint8Array, key: string, items: readonly Uin
   else if (info === 24) [pairs, headEnd] = [map[1]!, 2];
   else if (info === 25) [pairs, headEnd] = [(map[1]! << 8) | map[2]!, 3];
   else throw new Error("withArrayField: map too large");
-  const keyBytes = new TextEncoder().encode(key);
+  const keyBytes = utf8.encode(key);
   let size = headLength(pairs + 1) + (map.length - headEnd) + headLength(keyBytes.length) + keyBytes.length + headLength(items.length);
   for (const it of items) size += it.length;
   const out = new Uint8Array(size);
