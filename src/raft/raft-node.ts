@@ -478,11 +478,18 @@ export class RaftNode {
           // and an entry is applied (and its write acknowledged) only in a later Ready.
           const early = this.persister.canSendEarly(rd, this.coreRole === "leader");
           if (early) this.wire.sendMessages(rd.messages);
+          // Committed entries that earlier Readies made durable here apply while this Ready's write is in
+          // flight, so their writers hear back without waiting for an fsync of later entries (etcd's
+          // applier also runs beside its WAL write). Committed means durable on a majority, and no write
+          // can replace a committed entry; the entries of this Ready still apply only after their write.
+          // On a leader that is every committed entry: acknowledgements wait in the inbox until its own
+          // write is durable, so its commit index never passes what it has on disk.
+          if (!rd.snapshot) this.applyCommitted(rd, rd.entries[0]?.index ?? Infinity);
           await this.persister.persist(rd);
           if (this.state !== "running") return;
           if (!early) this.wire.sendMessages(rd.messages);
           if (rd.snapshot) this.applier.snapshot(rd.snapshot, true);
-          for (const e of rd.committedEntries) this.applier.entry(e);
+          this.applyCommitted(rd, Infinity);
           for (const rs of rd.readStates) this.pending.readState(hex(rs.context), rs.index);
           this.pending.releaseReads(this.applier.applied);
         } finally {
@@ -499,6 +506,14 @@ export class RaftNode {
       this.halt(e);
     } finally {
       this.loopRunning = false;
+    }
+  }
+
+  /** Applies rd's committed entries below index `below` (the applier skips what it already applied). */
+  private applyCommitted(rd: Ready, below: number): void {
+    for (const e of rd.committedEntries) {
+      if (e.index >= below) break;
+      this.applier.entry(e);
     }
   }
 

@@ -26,7 +26,7 @@ import type { ProgressState } from "./progress.ts";
 import { Raft } from "./raft.ts";
 import { applyConfEntry, checkConfChange, maybeAutoLeave } from "./raft-membership.ts";
 import { leaderReadIndex, leaderTransfer } from "./raft-reads.ts";
-import { flush, reportUnreachable } from "./raft-replication.ts";
+import { flush, maybeCommit, reportUnreachable } from "./raft-replication.ts";
 import { createSnapshot, reportSnapshot } from "./raft-snapshots.ts";
 import {
   type ConfChange,
@@ -116,9 +116,17 @@ export class RawNode {
     return this.raft.term;
   }
 
-  /** Whether this node leads and holds entries that are not committed yet (a replication round in flight). */
+  /**
+   * Whether this node leads and holds entries that are not committed yet (a replication round in flight).
+   * Counts every acknowledgement stepped in so far: the leader commits lazily, at the next ready(), so this
+   * commits what they cover now. The driver then sees a round commit before it picks the next round's
+   * proposals, and one Ready carries both.
+   */
   get leadingUncommitted(): boolean {
-    return this.raft.role === "leader" && this.raft.log.lastIndex() > this.raft.log.committed;
+    const r = this.raft;
+    if (r.role !== "leader") return false;
+    if (r.needFlush) maybeCommit(r);
+    return r.log.lastIndex() > r.log.committed;
   }
 
   /** Throws StreamBusError "Invalid" for a bad config and "Corrupt" for an inconsistent initial state. */

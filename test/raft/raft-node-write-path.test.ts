@@ -49,6 +49,10 @@ function gateAppends(storage: { append: (e: never[]) => Promise<void> }) {
       open = true;
       for (const go of held.splice(0)) go();
     },
+    /** Holds appends again from now on. */
+    close() {
+      open = false;
+    },
   };
 }
 
@@ -73,6 +77,28 @@ test("a leader replicates before its own write lands, but acknowledges only afte
   gate.release();
   const r = await c.settle(p);
   expect(r.index).toBe(before + 1);
+});
+
+test("a write committed in an earlier round is acknowledged while the leader's next write is still in flight", async () => {
+  const { c, leader } = await threeNodes();
+  const gate = gateAppends(leader.storage as never);
+  const before = await leader.storage.lastIndex();
+  let firstDone = false;
+  const first = leader.node.propose(enc("first")).finally(() => (firstDone = true));
+  await c.until(() => gate.held() > 0, "the leader's append of the first entry to start");
+  // The second waits for the first round to commit, then goes out in the Ready that commits the first;
+  // the leader's write of that Ready (the second entry) is held.
+  let secondDone = false;
+  const second = leader.node.propose(enc("second")).finally(() => (secondDone = true));
+  gate.release();
+  gate.close();
+  await c.until(() => firstDone, "the first write to be acknowledged");
+  expect((await first).index).toBe(before + 1);
+  expect(gate.held()).toBeGreaterThan(0); // the second entry's write on the leader is still held
+  await c.clock.advanceAsync(200);
+  expect(secondDone).toBe(false); // its own entry applies only once durable on the leader
+  gate.release();
+  expect((await c.settle(second)).index).toBe(before + 2);
 });
 
 test("read barriers issued while a Ready is being written share one ReadIndex, and all resolve", async () => {
