@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 /** The node command on Bun: `bun run runtimes/bun/node.ts --id 1 [--peers ...]` (see --help). */
-import "./cbor-env.ts"; // first: it must run before cbor-x loads
+import "./allocator-env.ts"; // first: it may re-execute the process before anything else loads
+import "./cbor-env.ts"; // before cbor-x loads
 import { runNodeCommand } from "../../src/node/run-node-command.ts";
 import { fileStorage } from "../node/file-storage.ts";
 import { bunRuntime } from "./runtime-adapter.ts";

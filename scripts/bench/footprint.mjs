@@ -2,7 +2,7 @@
 // `npm run bench:footprint`: per runtime (Bun, Deno, Node), the idle RSS of one node, the time from process
 // start to its readiness line (node.ready), and the time for a fresh 3-node cluster to elect a leader;
 // beside etcd's when etcd is installed.
-//   node scripts/bench/footprint.mjs [--runtimes bun,deno,node] [--runs 3] [--idle-seconds 3]
+//   node scripts/bench/footprint.mjs [--runtimes bun,deno,node] [--runs 3] [--idle-seconds 15]
 // Each figure is the median of --runs fresh starts (temp data dirs, fsync on). Linux (/proc) only for RSS.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,10 +12,13 @@ import {
   cleanupAll, cliFlags, etcdVersion, killAndWait, rssMiB, sleep, spawnNode, startEtcd, startProcess, startStreamBus, waitFor,
 } from "./bench-procs.mjs";
 
-const flag = cliFlags("usage: node scripts/bench/footprint.mjs [--runtimes bun,deno,node] [--runs 3] [--idle-seconds 3]");
+const flag = cliFlags("usage: node scripts/bench/footprint.mjs [--runtimes bun,deno,node] [--runs 3] [--idle-seconds 15]");
 const runtimes = flag("--runtimes", "bun,deno,node").split(",");
 const runs = Number(flag("--runs", "3"));
-const idleSeconds = Number(flag("--idle-seconds", "3"));
+// Idle RSS is read after this long without load: long enough for the allocators' timers to have handed
+// freed memory back (the Bun node command keeps freed memory 10 s, runtimes/bun/allocator-env.ts), so it
+// is the steady idle figure.
+const idleSeconds = Number(flag("--idle-seconds", "15"));
 const median = (xs) => {
   const s = xs.filter((x) => x !== undefined).sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined;
