@@ -3,6 +3,7 @@
 // Node.js only (node:child_process); paths are relative to the repository root.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -164,6 +165,13 @@ export async function startStreamBus({ runtime = "bun", basePort = 19301, logLev
   const ids = [1, 2, 3];
   const port = (i) => basePort + i - 1;
   const peers = ids.map((i) => `${i}=127.0.0.1:${port(i)}`).join(",");
+  // A node left on these ports (an interrupted run) would answer /health below, and the benchmark would
+  // measure it while the new nodes exit on the busy ports.
+  for (const i of ids) {
+    if (await listening(port(i))) {
+      throw new Error(`port ${port(i)} is already in use: a node left by an interrupted run? (pkill -f runtimes/bun/node.ts)`);
+    }
+  }
   const t0 = performance.now();
   const nodes = ids.map((i) => ({ ...spawnNode(runtime, { id: i, peers, dataDir: join(dir, `n${i}`), logLevel, extra }), port: port(i) }));
   track({ on() {}, kill() {} }, dir);
@@ -193,6 +201,18 @@ export async function startStreamBus({ runtime = "bun", basePort = 19301, logLev
       this.stop();
     },
   };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function listening(port) {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
 }
 
 /**
