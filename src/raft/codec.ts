@@ -107,7 +107,6 @@ function entry(v: unknown, i: number): Entry {
   };
 }
 
-
 /**
  * Checks that `v` has the shape of a Message and returns a clean copy (unknown fields dropped). Throws
  * StreamBusError "Invalid" otherwise.
