@@ -9,7 +9,7 @@ export interface ConsensusNode {
    * Replicates `data`; resolves once committed and applied on this node, with the state machine's result.
    * Rejects with StreamBusError NoLeader, NotLeader, Timeout or Unavailable.
    */
-  propose(data: Uint8Array, opts?: { timeoutMs?: number }): Promise<{ index: number; result: unknown }>;
+  propose(data: Uint8Array, opts?: { timeoutMs?: number; decoded?: unknown }): Promise<{ index: number; result: unknown }>;
   /** Resolves once this node has applied everything committed before the call (ReadIndex). */
   readBarrier(opts?: { timeoutMs?: number }): Promise<void>;
   isLeader(): boolean;

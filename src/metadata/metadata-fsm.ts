@@ -22,6 +22,7 @@ import { diffStates } from "./state-diff.ts";
 import type {
   ApplyResult,
   BrokerRecord,
+  Command,
   EventMeta,
   MetadataEvent,
   MetadataListener,
@@ -52,9 +53,10 @@ export class MetadataFSM implements StateMachine {
   /**
    * Applies one committed entry. Returns the operation's result or a typed rejection; never throws.
    * With `resultWanted` false (no one on this node waits for it) the result is not copied: it is the
-   * session table's own object and must not be changed.
+   * session table's own object and must not be changed. `decoded` is the validated command `data` holds
+   * (MetadataStore passes it for its own proposals), which saves decoding it again.
    */
-  apply(data: Uint8Array, index: number, resultWanted = true): ApplyResult {
+  apply(data: Uint8Array, index: number, resultWanted = true, decoded?: unknown): ApplyResult {
     const s = this.#state;
     if (index > 0 && index <= s.index) {
       return this.#rejected({ code: "Invalid", message: `entry ${index} was already applied (applied up to ${s.index})` });
@@ -62,7 +64,7 @@ export class MetadataFSM implements StateMachine {
     if (index > 0) s.index = index;
     let cmd;
     try {
-      cmd = decodeCommand(data);
+      cmd = (decoded as Command | undefined) ?? decodeCommand(data);
     } catch (e) {
       return this.#rejected(toOpError(e));
     }

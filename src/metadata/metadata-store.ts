@@ -15,7 +15,7 @@ import { systemClock, type Clock } from "../ports/clock.ts";
 import type { BrokerStatus, TopicConfig } from "../cluster/types.ts";
 import type { ConsensusNode } from "./consensus-node.ts";
 import type { MetadataFSM } from "./metadata-fsm.ts";
-import { encodeCommand } from "./operation-codec.ts";
+import { encodeJson, validateCommand } from "./operation-codec.ts";
 import type {
   ApplyResult,
   BrokerInput,
@@ -178,8 +178,11 @@ export class MetadataStore {
       const cmd: Command = { clientId: this.clientId, seq, ackBelow, op };
       if (opts.expectedVersion !== undefined) cmd.expectedVersion = opts.expectedVersion;
       if (opts.expectedAssignmentVersion !== undefined) cmd.expectedAssignmentVersion = opts.expectedAssignmentVersion;
-      const data = encodeCommand(cmd); // bad input fails here, before it reaches the log
-      const { result } = await this.#retrying(opts.timeoutMs, (timeoutMs) => this.node.propose(data, { timeoutMs }));
+      // Bad input fails here, before it reaches the log. The checked copy is what the bytes decode to, so
+      // this node's apply takes it instead of decoding its own entry again.
+      const decoded = validateCommand(cmd);
+      const data = encodeJson(decoded);
+      const { result } = await this.#retrying(opts.timeoutMs, (timeoutMs) => this.node.propose(data, { timeoutMs, decoded }));
       return okResult(result);
     } finally {
       this.#inFlight.delete(seq);

@@ -84,12 +84,12 @@ function str(v: unknown, path: string, min = 1, max = MAX_STRING): string {
 function int(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== "number" || !Number.isInteger(v)) fail(path, "must be an integer");
   if (v < min || v > max) fail(path, `must be in ${min}..${max}`);
-  return v;
+  return v === 0 ? 0 : v; // -0 becomes 0, as in JSON: a checked command is what its bytes decode to
 }
 function num(v: unknown, path: string, min: number): number {
   if (typeof v !== "number" || !Number.isFinite(v)) fail(path, "must be a finite number");
   if (v < min) fail(path, `must be >= ${min}`);
-  return v;
+  return v === 0 ? 0 : v;
 }
 const brokerId = (v: unknown, path: string) => int(v, path, 1, MAX_BROKER_ID);
 const optional = <T>(v: unknown, f: (v: unknown) => T): T | undefined => (v === undefined ? undefined : f(v));

@@ -48,7 +48,7 @@ export class Applier {
     let error: unknown;
     let failed = false;
     try {
-      result = this.fsm.apply(payload, e.index, mine);
+      result = this.fsm.apply(payload, e.index, mine, mine ? this.pending.decodedOf(tag!.requestId) : undefined);
     } catch (err) {
       // Deterministic on every node, so the log moves on; only the proposer hears about it.
       error = err;

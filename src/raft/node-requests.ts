@@ -20,6 +20,8 @@ interface PendingProposal {
   /** Clock time at which it fails with Timeout. */
   deadline: number;
   timeoutMs: number;
+  /** ProposeOptions.decoded, handed to apply() with the entry. */
+  decoded: unknown;
 }
 
 interface PendingRead {
@@ -52,7 +54,7 @@ export class PendingRequests {
   constructor(private readonly clock: Clock, private readonly counters: NodeCounters) {}
 
   /** Registers proposal `requestId`; returns its promise and a function that fails it. */
-  proposal(requestId: number, timeoutMs: number): { promise: Promise<ProposeResult>; fail: (e: unknown) => void } {
+  proposal(requestId: number, timeoutMs: number, decoded?: unknown): { promise: Promise<ProposeResult>; fail: (e: unknown) => void } {
     const fail = (e: unknown) => {
       const p = this.proposals.get(requestId);
       if (!p) return;
@@ -64,7 +66,7 @@ export class PendingRequests {
     const startedAt = this.clock.now();
     const deadline = startedAt + timeoutMs;
     const promise = new Promise<ProposeResult>((resolve, reject) => {
-      this.proposals.set(requestId, { resolve, reject, startedAt, deadline, timeoutMs });
+      this.proposals.set(requestId, { resolve, reject, startedAt, deadline, timeoutMs, decoded });
     });
     this.armSweep(deadline);
     this.counters.proposals++;
@@ -104,6 +106,11 @@ export class PendingRequests {
       p.reject(new StreamBusError("Timeout", `proposal not applied within ${p.timeoutMs} ms; it may still commit later`));
     }
     if (next !== Infinity) this.armSweep(next);
+  }
+
+  /** What proposal `requestId`'s data decodes to, if its proposer said (and it still waits). */
+  decodedOf(requestId: number): unknown {
+    return this.proposals.get(requestId)?.decoded;
   }
 
   /** The entry of proposal `requestId` was applied: settle it with apply()'s result or error. */

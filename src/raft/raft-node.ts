@@ -49,6 +49,12 @@ export interface RaftNodeDeps {
 export interface ProposeOptions {
   /** Milliseconds before the promise fails with Timeout (the entry may still commit later). Default 5000. */
   timeoutMs?: number;
+  /**
+   * What `data` decodes to, when the caller already holds it. When this node applies its own entry, the
+   * state machine's apply() receives it and may skip decoding. It must equal what decoding `data` gives
+   * (every other node applies from the bytes), and nothing may change it afterwards.
+   */
+  decoded?: unknown;
 }
 
 export type RaftNodeStatus = RaftStatus & { leaderId: number | undefined; running: boolean };
@@ -225,7 +231,7 @@ export class RaftNode {
     const requestId = this.nextRequestId;
     this.nextRequestId = this.nextRequestId + 1 >= U32 ? 1 : this.nextRequestId + 1;
     const wrapped = wrapProposal({ proposer: this.id, incarnation: this.applier.incarnation, requestId }, data);
-    const { promise, fail } = this.pending.proposal(requestId, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const { promise, fail } = this.pending.proposal(requestId, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.decoded);
     // While a Ready is in flight the proposal waits in the inbox; without a leader it would only fail later.
     if (this.busy && this.raw!.lead === 0) fail(this.noLeader());
     else if (this.pacer.shouldHold(this.raw!)) {

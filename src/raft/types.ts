@@ -169,9 +169,10 @@ export interface StateMachine {
   /**
    * Applies one committed normal entry's data (never a no-op or conf change); returns its result.
    * `resultWanted` is false when no caller on this node waits for the result (another node proposed the
-   * entry), so the machine may skip building or copying it.
+   * entry), so the machine may skip building or copying it. `decoded` is what this node's proposer passed
+   * as ProposeOptions.decoded for its own entry (what `data` decodes to), so the machine may skip decoding.
    */
-  apply(data: Uint8Array, index: number, resultWanted?: boolean): unknown;
+  apply(data: Uint8Array, index: number, resultWanted?: boolean, decoded?: unknown): unknown;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;
 }

@@ -2,8 +2,26 @@
 import { StreamBusError } from "../../src/errors.ts";
 import { MetadataFSM } from "../../src/metadata/metadata-fsm.ts";
 import type { ConsensusNode } from "../../src/metadata/consensus-node.ts";
-import { encodeCommand } from "../../src/metadata/operation-codec.ts";
+import { decodeCommand, encodeCommand } from "../../src/metadata/operation-codec.ts";
 import type { ApplyResult, Command, MetadataEvent, Operation } from "../../src/metadata/types.ts";
+
+/**
+ * Where `a` and `b` first differ, or undefined when they are the same in every way apply() could observe:
+ * primitives by Object.is (so -0 is not 0), plain objects by their keys in order, arrays element by element.
+ */
+export function firstDifference(a: unknown, b: unknown, path = "$"): string | undefined {
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) {
+    return Object.is(a, b) ? undefined : `${path}: ${String(a)} vs ${String(b)}`;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return `${path}: array vs object`;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.join("\u0000") !== kb.join("\u0000")) return `${path}: keys ${ka.join(",")} vs ${kb.join(",")}`;
+  for (const k of ka) {
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+    if (d) return d;
+  }
+  return undefined;
+}
 
 /** Feeds commands to one FSM with increasing indexes, as Raft would. */
 export class FsmDriver {
@@ -54,7 +72,7 @@ export class MockConsensus implements ConsensusNode {
     this.leader = leader;
   }
 
-  async propose(data: Uint8Array): Promise<{ index: number; result: unknown }> {
+  async propose(data: Uint8Array, opts?: { decoded?: unknown }): Promise<{ index: number; result: unknown }> {
     const fault = this.faults.shift();
     if (fault === "noLeader" || this.leader === undefined) throw new StreamBusError("NoLeader", "no leader (mock)");
     if (fault === "notLeader") throw new StreamBusError("NotLeader", "not leader (mock)", { leaderId: this.leader });
@@ -62,7 +80,14 @@ export class MockConsensus implements ConsensusNode {
     if (fault === "timeout") throw new StreamBusError("Timeout", "lost before commit (mock)");
     this.log.push(data);
     const index = ++this.index;
-    const results = this.fsms.map((f) => f.apply(data, index));
+    // As on RaftNode: the proposer's own FSM (the first) may take the decoded command; the others decode the
+    // bytes. The two must be the same command, or the nodes would diverge.
+    const decoded = opts?.decoded;
+    if (decoded !== undefined) {
+      const d = firstDifference(decoded, decodeCommand(data));
+      if (d) throw new Error(`propose: decoded differs from what the bytes decode to at ${d}`);
+    }
+    const results = this.fsms.map((f, i) => f.apply(data, index, true, i === 0 ? decoded : undefined));
     if (fault === "commitThenTimeout") throw new StreamBusError("Timeout", "committed but the answer was lost (mock)");
     return { index, result: results[0] };
   }

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { Encoder } from "cbor-x";
 import { StreamBusError } from "../../src/errors.ts";
-import { decodeCommand, encodeCommand } from "../../src/metadata/operation-codec.ts";
+import { decodeCommand, encodeCommand, encodeJson, validateCommand } from "../../src/metadata/operation-codec.ts";
 import type { Command } from "../../src/metadata/types.ts";
+import { firstDifference } from "./helpers.ts";
 
 const cbor = new Encoder({ useRecords: false });
 const utf8 = new TextEncoder();
@@ -40,6 +41,34 @@ describe("operation codec", () => {
     const extra = decodeCommand(cbor.encode({ ...cmd, evil: 1, op: { ...cmd.op, sneaky: true } }));
     expect("evil" in extra).toBe(false);
     expect("sneaky" in extra.op).toBe(false);
+  });
+
+  test("a checked command is exactly what its bytes decode to, so the proposer's apply may skip decoding", () => {
+    // MetadataStore proposes encodeJson(validateCommand(x)) and hands its own apply validateCommand(x); every
+    // other node applies decodeCommand of the bytes. Any difference would let the nodes diverge.
+    const odd = "\ud800 lone surrogate, \u00e9, \u{1f600}, quote \" and \\";
+    const ops: unknown[] = [
+      { type: "registerBroker", broker: { id: 7, host: odd, port: 1, rack: "", capacity: 0.5, diskCapacityGB: -0, diskUsedGB: 1e-7, networkBandwidth: 1e21, version: odd, tags: { "10": "a", "2": odd, b: "", a: "x" }, status: "ALIVE", lastHeartbeat: -0 }, at: -0 },
+      { type: "updateBroker", brokerId: 1, patch: { rack: null, tags: null, port: 2, lastHeartbeat: 0 } },
+      { type: "updateBrokerStatus", brokerId: 3, status: "DRAINING", at: 12.5 },
+      { type: "unregisterBroker", brokerId: 2 },
+      { type: "createTopic", name: odd.replace(/"/g, ""), config: { retentionMs: -1, cleanupPolicy: "compact", "9": "x" }, partitions: [{ partitionId: 1, replicas: [3, 1], leader: 1 }, { partitionId: 0, replicas: [2] }], at: 0 },
+      { type: "updateTopicConfig", name: "t", config: { retentionMs: null, segmentBytes: 1 } },
+      { type: "deleteTopic", name: "t" },
+      { type: "applyAssignment", partitions: [{ topic: "t", partitionId: 0, replicas: [1, 2, 3] }], at: 3 },
+      { type: "updateLeader", topic: "t", partitionId: 0, leader: 2, leaderEpoch: -0 },
+      { type: "updateIsr", topic: "t", partitionId: 0, isr: [2, 1] },
+      { type: "updateIsr", topic: "t", partitionId: 0, isr: [2], leaderEpoch: 4 },
+      { type: "beginReassignment", topic: "t", partitionId: 0, targetReplicas: [4, 5] },
+      { type: "completeReassignment", topic: "t", partitionId: 0 },
+    ];
+    for (const [i, op] of ops.entries()) {
+      const raw = { clientId: odd, seq: i + 1, ackBelow: 1, expectedVersion: -0, expectedAssignmentVersion: 2, op, extra: true };
+      const checked = validateCommand(raw);
+      const decoded = decodeCommand(encodeJson(checked));
+      expect(`${(op as { type: string }).type}: ${firstDifference(checked, decoded) ?? "same"}`).toBe(`${(op as { type: string }).type}: same`);
+    }
+    expect(Object.is((validateCommand({ clientId: "c", seq: 1, op: { type: "updateLeader", topic: "t", partitionId: -0, leader: 1, leaderEpoch: 0 } }).op as { partitionId: number }).partitionId, 0)).toBe(true);
   });
 
   test("commands are JSON on the log; CBOR entries of earlier versions still decode; bad bytes are Invalid", () => {

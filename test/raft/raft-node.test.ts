@@ -14,8 +14,11 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 class ListFsm implements StateMachine {
   items: string[] = [];
   restores = 0;
-  apply(data: Uint8Array): unknown {
+  /** Each applied entry's `decoded` argument, as [item, decoded]. */
+  decodedArgs: [string, unknown][] = [];
+  apply(data: Uint8Array, _index: number, _resultWanted?: boolean, decoded?: unknown): unknown {
     const s = dec(data);
+    this.decodedArgs.push([s, decoded]);
     if (s === "boom") throw new StreamBusError("Invalid", "boom is not allowed");
     this.items.push(s);
     return this.items.length;
@@ -98,6 +101,25 @@ describe(`RaftNode (seed ${SEED})`, () => {
     expect(follower.fsm.items).toContain("y");
     await c.until(() => c.running().every((m) => m.fsm.items.length === 3));
     expect(new Set(c.running().map((m) => m.fsm.items.join()))).toHaveProperty("size", 1);
+  });
+
+  test("the proposer's own apply gets ProposeOptions.decoded; every other node applies from the bytes alone", async () => {
+    const { c, leader } = await threeNodes();
+    const follower = c.running().find((m) => m.id !== leader.id)!;
+    await c.settle(Promise.all([
+      follower.node.propose(enc("x"), { decoded: "x, decoded" }),
+      leader.node.propose(enc("z"), { decoded: "z, decoded" }),
+      leader.node.propose(enc("plain")),
+    ]));
+    await c.until(() => c.running().every((m) => m.fsm.items.length === 3));
+    for (const m of c.running()) {
+      const seen = Object.fromEntries(m.fsm.decodedArgs);
+      expect(seen).toEqual({
+        x: m.id === follower.id ? "x, decoded" : undefined,
+        z: m.id === leader.id ? "z, decoded" : undefined,
+        plain: undefined,
+      });
+    }
   });
 
   test("an FSM error rejects the proposer's promise and the log moves on", async () => {
