@@ -25,7 +25,7 @@ export function frameRecord(payload: Uint8Array): Uint8Array {
   // JavaScriptCore (Bun), and this runs for every log entry.
   putU32(out, 0, payload.length);
   putU32(out, 4, crc32c(payload));
-  putU32(out, 8, crc32c(out.subarray(0, 8)));
+  putU32(out, 8, crc32c(out, 0, 0, 8));
   out.set(payload, HEADER_BYTES);
   return out;
 }
@@ -47,7 +47,7 @@ function headerAt(buf: Uint8Array, offset: number): number {
   const len = u32(buf, offset);
   // Cheap tests first: recovery probes every byte offset of a damaged tail.
   if (len === 0 || len > MAX_RECORD_BYTES || offset + HEADER_BYTES + len > buf.length) return -1;
-  return crc32c(buf.subarray(offset, offset + 8)) === u32(buf, offset + 8) ? len : -1;
+  return crc32c(buf, 0, offset, offset + 8) === u32(buf, offset + 8) ? len : -1;
 }
 
 /** The payload of a valid record at `offset`, or undefined if the bytes there are not one. */

@@ -101,10 +101,27 @@ function entry(v: unknown, i: number): Entry {
     term: uint(v[0], `entries[${i}].term`),
     index: uint(v[1], `entries[${i}].index`),
     type,
-    // A copy: the decoder's byte strings are views into the whole frame, which must not stay alive (or be
-    // reused) under an entry kept in the log.
-    data: bytes(v[3], `entries[${i}].data`).slice(),
+    data: bytes(v[3], `entries[${i}].data`), // a view into the frame until entries() copies it
   };
+}
+
+/**
+ * A message's entries, their bytes copied out of the frame (which must not stay alive, or be reused, under
+ * entries kept in the log) into one ArrayBuffer of their own, each entry's data a view of it. On
+ * JavaScriptCore (Bun) a small fresh Uint8Array has no ArrayBuffer until one is asked for, and the first
+ * subarray of it (as when apply unwraps a proposal's envelope) allocates one; views of one buffer do not.
+ */
+function entries(list: unknown[]): Entry[] {
+  const out = list.map(entry);
+  let total = 0;
+  for (const e of out) total += e.data.length;
+  const buf = new Uint8Array(new ArrayBuffer(total));
+  let at = 0;
+  for (const e of out) {
+    buf.set(e.data, at);
+    e.data = buf.subarray(at, (at += e.data.length));
+  }
+  return out;
 }
 
 /**
@@ -131,7 +148,7 @@ export function validateMessage(v: unknown): Message {
   }
   if (v.entries !== undefined && v.entries !== null) {
     if (!Array.isArray(v.entries)) bad("entries must be an array");
-    m.entries = v.entries.map(entry);
+    m.entries = entries(v.entries);
   }
   if (v.snapshot !== undefined && v.snapshot !== null) m.snapshot = snapshotChunk(v.snapshot);
   if (v.context !== undefined && v.context !== null) m.context = bytes(v.context, "context");

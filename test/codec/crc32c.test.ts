@@ -28,6 +28,10 @@ test("matches a bit-by-bit reference on every length up to 100 and continues acr
     expect(crc32c(d)).toBe(ref(d));
     const cut = n >> 1;
     expect(crc32c(d.subarray(cut), crc32c(d.subarray(0, cut)))).toBe(ref(d));
+    for (const from of [0, 1, 3, 8, 9]) {
+      if (from > n) continue;
+      expect(crc32c(data, 0, from, n)).toBe(ref(data.subarray(from, n))); // a range, no subarray
+    }
   }
 });
 
