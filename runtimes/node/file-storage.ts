@@ -19,6 +19,7 @@
 import { writeSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { withBytesFieldHead } from "../../src/codec/cbor-tuple.ts";
 import { StreamBusError } from "../../src/errors.ts";
 import type { Storage } from "../../src/ports/storage.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
@@ -189,9 +190,12 @@ export class FileStorage extends MirroredLogStorage implements Storage {
     this.check();
     const { index, term } = snapshot.meta;
     if (this.snap && index < this.snap.meta.index) return;
-    const bytes = frameRecord(cbor.encode({ meta: snapshot.meta, data: snapshot.data }));
+    // The record holds the CBOR map {meta, data} (decoded as before), with the (large) data copied
+    // once, straight into the record; the in-memory copy is a view of it.
+    const { data } = snapshot;
+    const bytes = frameRecord(withBytesFieldHead(cbor.encode({ meta: snapshot.meta }), "data", data.length), data);
     const matches = this.termAt(index) === term;
-    this.snap = copySnapshot(snapshot);
+    this.snap = { meta: structuredClone(snapshot.meta), data: bytes.subarray(bytes.length - data.length) };
     let drop: Segment[];
     if (matches) {
       const k = Math.max(0, index + 1 - this.first);

@@ -15,18 +15,24 @@ export const HEADER_BYTES = 12;
 /** Largest payload accepted; a length above it in a header is treated as damage, not as a record. */
 export const MAX_RECORD_BYTES = 512 << 20;
 
-/** Frames `payload` as one record. */
-export function frameRecord(payload: Uint8Array): Uint8Array {
-  if (payload.length > MAX_RECORD_BYTES) {
-    throw new StreamBusError("TooLarge", `record of ${payload.length} bytes exceeds ${MAX_RECORD_BYTES}`);
+/** Frames the payload made of `parts` (one or more, in order) as one record, copying each part once. */
+export function frameRecord(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  if (length > MAX_RECORD_BYTES) {
+    throw new StreamBusError("TooLarge", `record of ${length} bytes exceeds ${MAX_RECORD_BYTES}`);
   }
-  const out = new Uint8Array(HEADER_BYTES + payload.length);
+  const out = new Uint8Array(HEADER_BYTES + length);
+  let at = HEADER_BYTES;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   // Byte by byte rather than through a DataView: asking a small typed array for its .buffer is costly on
   // JavaScriptCore (Bun), and this runs for every log entry.
-  putU32(out, 0, payload.length);
-  putU32(out, 4, crc32c(payload));
+  putU32(out, 0, length);
+  putU32(out, 4, parts.length === 1 ? crc32c(parts[0]) : crc32c(out, 0, HEADER_BYTES));
   putU32(out, 8, crc32c(out, 0, 0, 8));
-  out.set(payload, HEADER_BYTES);
   return out;
 }
 

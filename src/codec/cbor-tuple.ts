@@ -70,6 +70,28 @@ export function cborTuple(ints: readonly number[], bytes: Uint8Array): Uint8Arra
  * head.
  */
 export function withArrayField(map: Uint8Array, key: string, items: readonly Uint8Array[]): Uint8Array {
+  let contents = 0;
+  for (const it of items) contents += it.length;
+  const { out, at: start } = extendMap(map, key, 4, items.length, contents);
+  let at = start;
+  for (const it of items) {
+    out.set(it, at);
+    at += it.length;
+  }
+  return out;
+}
+
+/**
+ * The start of `map` with one more pair, the text key `key` and a byte string of `length` bytes: everything
+ * but the byte string's contents, which the caller writes right after it (so a large value is copied once,
+ * straight to where it goes). Throws as withArrayField does.
+ */
+export function withBytesFieldHead(map: Uint8Array, key: string, length: number): Uint8Array {
+  return extendMap(map, key, 2, length, 0).out;
+}
+
+/** `map` re-headed for one more pair, then `key` and the head (major type, argument n) of its value. */
+function extendMap(map: Uint8Array, key: string, major: number, n: number, contents: number): { out: Uint8Array; at: number } {
   const first = map[0]!;
   if (first >> 5 !== 5) throw new Error("withArrayField: not a CBOR map");
   const info = first & 31;
@@ -79,19 +101,14 @@ export function withArrayField(map: Uint8Array, key: string, items: readonly Uin
   else if (info === 25) [pairs, headEnd] = [(map[1]! << 8) | map[2]!, 3];
   else throw new Error("withArrayField: map too large");
   const keyBytes = utf8.encode(key);
-  let size = headLength(pairs + 1) + (map.length - headEnd) + headLength(keyBytes.length) + keyBytes.length + headLength(items.length);
-  for (const it of items) size += it.length;
-  const out = new Uint8Array(size);
+  const size = headLength(pairs + 1) + (map.length - headEnd) + headLength(keyBytes.length) + keyBytes.length + headLength(n);
+  const out = new Uint8Array(size + contents);
   let at = writeHead(out, 0, 5, pairs + 1);
   out.set(map.subarray(headEnd), at);
   at += map.length - headEnd;
   at = writeHead(out, at, 3, keyBytes.length);
   out.set(keyBytes, at);
   at += keyBytes.length;
-  at = writeHead(out, at, 4, items.length);
-  for (const it of items) {
-    out.set(it, at);
-    at += it.length;
-  }
-  return out;
+  at = writeHead(out, at, major, n);
+  return { out, at };
 }

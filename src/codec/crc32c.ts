@@ -23,6 +23,20 @@ const TABLES: Uint32Array[] = (() => {
   return t;
 })();
 
+/** One table of eight: TABLE[k * 256 + b] (Int32Array: the word loop mixes signed words into it). */
+const FLAT = new Int32Array(8 * 256);
+for (let k = 0; k < 8; k++) for (let n = 0; n < 256; n++) FLAT[k * 256 + n] = TABLES[k][n] | 0;
+
+/** Whether an Int32Array reads bytes little-endian, as the word loop assumes (every common platform). */
+const LITTLE_ENDIAN = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
+
+/**
+ * From this many bytes on, the loop reads two 32-bit words per step instead of eight bytes (about twice as
+ * fast). Below it, the word view is not worth its cost: on JavaScriptCore (Bun) asking a small fresh
+ * array for its ArrayBuffer allocates one.
+ */
+const WORD_LOOP_BYTES = 1024;
+
 /**
  * The CRC-32C of `data`, or of its bytes [from, to). Pass the previous result as `crc` to continue over
  * several chunks: `crc32c(b, crc32c(a)) === crc32c(concat(a, b))`. A range costs nothing, where a
@@ -32,11 +46,24 @@ const TABLES: Uint32Array[] = (() => {
  * crc32c(new TextEncoder().encode("123456789")) === 0xe3069283
  */
 export function crc32c(data: Uint8Array, crc = 0, from = 0, to = data.length): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
-  let c = ~crc >>> 0;
+  let c = ~crc | 0;
   let i = from;
+  if (LITTLE_ENDIAN && to - from >= WORD_LOOP_BYTES) {
+    const T = FLAT;
+    while (((data.byteOffset + i) & 3) !== 0) c = T[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
+    const words = new Int32Array(data.buffer, data.byteOffset + i, ((to - i) >> 3) * 2);
+    for (let j = 0; j < words.length; j += 2) {
+      const lo = c ^ words[j];
+      const hi = words[j + 1];
+      c = T[1792 + (lo & 0xff)] ^ T[1536 + ((lo >>> 8) & 0xff)] ^ T[1280 + ((lo >>> 16) & 0xff)] ^ T[1024 + (lo >>> 24)] ^
+        T[768 + (hi & 0xff)] ^ T[512 + ((hi >>> 8) & 0xff)] ^ T[256 + ((hi >>> 16) & 0xff)] ^ T[hi >>> 24];
+    }
+    i += words.length * 4;
+  }
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
+  c = c >>> 0;
   const n = to;
-  const end8 = n - ((n - from) % 8);
+  const end8 = n - ((n - i) % 8);
   while (i < end8) {
     const lo = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
     c =

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Decoder, Encoder } from "cbor-x";
-import { cborTuple, withArrayField } from "../../src/codec/cbor-tuple.ts";
+import { cborTuple, withArrayField, withBytesFieldHead } from "../../src/codec/cbor-tuple.ts";
 import { decodeMessage, encodeMessage } from "../../src/raft/codec.ts";
 import type { Entry, Message } from "../../src/raft/types.ts";
 import { seededRandom } from "../../src/rng.ts";
@@ -41,6 +41,20 @@ test("withArrayField adds one pair to maps of every head width", () => {
     expect(decoder.decode(withArrayField(cbor.encode(obj), "entries", items))).toEqual({ ...obj, entries: [[1, 2], "x"] });
   }
   expect(() => withArrayField(cbor.encode([1]), "entries", [])).toThrow("not a CBOR map");
+});
+
+test("withBytesFieldHead and the bytes after it decode as the map with a byte string field, at every length head", () => {
+  const meta = { index: 5, term: 2, conf: { voters: [1, 2], learners: [] } };
+  for (const n of [0, 23, 24, 255, 256, 65535, 65536, 70000]) {
+    const data = Uint8Array.from({ length: n }, (_, i) => i & 0xff);
+    const head = withBytesFieldHead(cbor.encode({ meta }), "data", n);
+    const out = new Uint8Array(head.length + n);
+    out.set(head);
+    out.set(data, head.length);
+    const back = decoder.decode(out) as { meta: unknown; data: Uint8Array };
+    expect(back.meta).toEqual(meta);
+    expect(new Uint8Array(back.data)).toEqual(data);
+  }
 });
 
 test("messages with entries decode to what was encoded, sharing entry bytes between messages (seeded)", () => {
