@@ -93,13 +93,13 @@ export function withBytesFieldHead(map: Uint8Array, key: string, length: number)
 /** `map` re-headed for one more pair, then `key` and the head (major type, argument n) of its value. */
 function extendMap(map: Uint8Array, key: string, major: number, n: number, contents: number): { out: Uint8Array; at: number } {
   const first = map[0]!;
-  if (first >> 5 !== 5) throw new Error("withArrayField: not a CBOR map");
+  if (first >> 5 !== 5) throw new Error("cbor-tuple: not a CBOR map");
   const info = first & 31;
   let pairs: number, headEnd: number;
   if (info < 24) [pairs, headEnd] = [info, 1];
   else if (info === 24) [pairs, headEnd] = [map[1]!, 2];
   else if (info === 25) [pairs, headEnd] = [(map[1]! << 8) | map[2]!, 3];
-  else throw new Error("withArrayField: map too large");
+  else throw new Error("cbor-tuple: map too large");
   const keyBytes = utf8.encode(key);
   const size = headLength(pairs + 1) + (map.length - headEnd) + headLength(keyBytes.length) + keyBytes.length + headLength(n);
   const out = new Uint8Array(size + contents);
