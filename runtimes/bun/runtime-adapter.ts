@@ -61,6 +61,11 @@ export const bunRuntime: RuntimeAdapter = {
     const server = Bun.serve({
       hostname: host,
       port,
+      // Not Bun's development mode (its default unless NODE_ENV=production), which answers an error that
+      // escapes the app with a page showing the error and its stack. The admin app answers its own errors
+      // (Hono's onError); anything that still escapes gets the API's error shape, without internals.
+      development: false,
+      error: () => Response.json({ error: { code: "Internal", message: "internal error" } }, { status: 500 }),
       fetch: (req, srv) => app.fetch(req, srv),
       websocket: { ...websocket, maxPayloadLength: opts.maxPayloadBytes ?? 16 << 20 },
     });
