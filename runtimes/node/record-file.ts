@@ -31,7 +31,7 @@ export function frameRecord(...parts: Uint8Array[]): Uint8Array {
   // Byte by byte rather than through a DataView: asking a small typed array for its .buffer is costly on
   // JavaScriptCore (Bun), and this runs for every log entry.
   putU32(out, 0, length);
-  putU32(out, 4, parts.length === 1 ? crc32c(parts[0]) : crc32c(out, 0, HEADER_BYTES));
+  putU32(out, 4, crc32c(out, 0, HEADER_BYTES));
   putU32(out, 8, crc32c(out, 0, 0, 8));
   return out;
 }

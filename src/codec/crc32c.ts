@@ -6,8 +6,14 @@
 
 const POLY = 0x82f63b78;
 
-const TABLES: Uint32Array[] = (() => {
-  const t = Array.from({ length: 8 }, () => new Uint32Array(256));
+/**
+ * The eight tables in one array, FLAT[k * 256 + b] (the word loop indexes it so), and TABLES[k] a view of
+ * table k (the byte loop). Int32Array: the word loop mixes signed 32-bit words into its entries.
+ */
+const FLAT = new Int32Array(8 * 256);
+const TABLES: Uint32Array[] = Array.from({ length: 8 }, (_, k) => new Uint32Array(FLAT.buffer, k * 1024, 256));
+{
+  const t = TABLES;
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
@@ -20,12 +26,7 @@ const TABLES: Uint32Array[] = (() => {
       t[k][n] = c >>> 0;
     }
   }
-  return t;
-})();
-
-/** One table of eight: TABLE[k * 256 + b] (Int32Array: the word loop mixes signed words into it). */
-const FLAT = new Int32Array(8 * 256);
-for (let k = 0; k < 8; k++) for (let n = 0; n < 256; n++) FLAT[k * 256 + n] = TABLES[k][n] | 0;
+}
 
 /** Whether an Int32Array reads bytes little-endian, as the word loop assumes (every common platform). */
 const LITTLE_ENDIAN = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
