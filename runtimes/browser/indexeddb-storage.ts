@@ -3,13 +3,15 @@
  * transactions ask for `durability: "strict"`: a transaction completes only once the browser has
  * flushed it to persistent storage (the default, "relaxed" in Chrome, completes before the flush).
  *
- * One object store holds the hard state (key "hardState"), the snapshot (key "snapshot") and one record
+ * One object store holds the hard state (key "hardState"), the snapshot (key "snapshot"), the cluster id
+ * (key "clusterId") and one record
  * per log entry (key: its index, a number). Every mutation is one transaction, so it lands whole or not
  * at all; queued mutations share one transaction (group commit). Reads are served from memory.
  */
 import { getMany, promisifyRequest, type UseStore } from "idb-keyval";
 import { StreamBusError } from "../../src/errors.ts";
 import type { Storage } from "../../src/ports/storage.ts";
+import { checkClusterId, isClusterId } from "../../src/raft/cluster-id.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
 import { checkCompact, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
 import { MirroredLogStorage } from "../../src/storage/mirrored-log.ts";
@@ -62,6 +64,7 @@ function strictStore(dbName: string): { use: UseStore; close(): Promise<void> } 
 export class IndexedDbStorage extends MirroredLogStorage implements Storage {
   private store?: ReturnType<typeof strictStore>;
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
+  private clusterId: string | undefined;
   private pending: { ops: Op[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing?: Promise<void>;
   private failure?: unknown;
@@ -80,7 +83,11 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
     this.failure = undefined;
     this.store = strictStore(this.name);
     try {
-      const [hard, snap] = await getMany<unknown>(["hardState", "snapshot"], this.store.use);
+      const [hard, snap, clusterId] = await getMany<unknown>(["hardState", "snapshot", "clusterId"], this.store.use);
+      if (clusterId !== undefined && !isClusterId(clusterId)) {
+        throw new StreamBusError("Corrupt", `IndexedDB "${this.name}": the stored cluster id ${JSON.stringify(clusterId)} is not one`);
+      }
+      this.clusterId = clusterId;
       // Only the number keys (log entries), in key order; the snapshot was read above.
       const [keys, values] = await this.store.use("readonly", (store) =>
         Promise.all([promisifyRequest(store.getAllKeys(keysFrom(-Infinity))), promisifyRequest(store.getAll(keysFrom(-Infinity)))]),
@@ -103,7 +110,18 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
       if (e instanceof StreamBusError) throw e;
       throw new StreamBusError("Unavailable", `IndexedDB "${this.name}" could not be read: ${String(e)}`);
     }
-    return { hardState: { ...this.hard }, snapshot: this.snap && copySnapshot(this.snap), entries: this.log.map(copyEntry) };
+    return {
+      hardState: { ...this.hard },
+      snapshot: this.snap && copySnapshot(this.snap),
+      entries: this.log.map(copyEntry),
+      ...(this.clusterId !== undefined && { clusterId: this.clusterId }),
+    };
+  }
+
+  async setClusterId(id: string): Promise<void> {
+    this.check();
+    this.clusterId = checkClusterId(id);
+    return this.commit([{ put: "clusterId", value: id }]);
   }
 
   async append(entries: Entry[]): Promise<void> {

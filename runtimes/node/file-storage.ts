@@ -7,6 +7,7 @@
  *   hardstate                      one record {term, vote, commit, seq}, replaced atomically when term or
  *                                  vote change; commit-only changes go into the log (see encodeHardRecord)
  *   snapshot                       one record {meta, data}, replaced atomically
+ *   cluster                        one record: the cluster id as UTF-8 text, written once
  *   LOCK                           the owning process id while open (dir-lock.ts): one process per directory
  *
  * Every mutation updates the in-memory view at once (so reads never touch the disk) and queues its disk
@@ -22,6 +23,7 @@ import { join } from "node:path";
 import { withBytesFieldHead } from "../../src/codec/cbor-tuple.ts";
 import { StreamBusError } from "../../src/errors.ts";
 import type { Storage } from "../../src/ports/storage.ts";
+import { checkClusterId } from "../../src/raft/cluster-id.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
 import { checkCompact, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
 import { MirroredLogStorage } from "../../src/storage/mirrored-log.ts";
@@ -29,6 +31,7 @@ import { lockDir } from "./dir-lock.ts";
 import { frameRecord, syncDir, writeFileAtomic } from "./record-file.ts";
 import {
   cbor,
+  CLUSTER_ID_FILE,
   coveredSegmentCount,
   dropSegments,
   encodeEntry,
@@ -111,7 +114,14 @@ export class FileStorage extends MirroredLogStorage implements Storage {
       hardState: { ...this.hard },
       snapshot: this.snap && copySnapshot(this.snap),
       entries: this.log.map(copyEntry),
+      ...(r.clusterId !== undefined && { clusterId: r.clusterId }),
     };
+  }
+
+  async setClusterId(id: string): Promise<void> {
+    this.check();
+    const bytes = frameRecord(new TextEncoder().encode(checkClusterId(id)));
+    return this.enqueue({ kind: "file", path: join(this.dir, CLUSTER_ID_FILE), bytes, drop: [] });
   }
 
   async append(entries: Entry[]): Promise<void> {

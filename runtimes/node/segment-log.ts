@@ -7,10 +7,13 @@ import { dirname, join, resolve } from "node:path";
 import { Encoder } from "cbor-x";
 import { cborTuple } from "../../src/codec/cbor-tuple.ts";
 import { StreamBusError } from "../../src/errors.ts";
+import { isClusterId } from "../../src/raft/cluster-id.ts";
 import type { Entry, HardState, Snapshot } from "../../src/raft/types.ts";
 import { frameRecord, removeFile, scanRecords, singleRecord, syncDir } from "./record-file.ts";
 
 export const cbor = new Encoder({ useRecords: false });
+/** The file holding the node's cluster id: one record of its UTF-8 text. */
+export const CLUSTER_ID_FILE = "cluster";
 const SEGMENT_NAME = /^(\d{20})\.log$/;
 
 /** One log segment file. */
@@ -109,6 +112,8 @@ export interface RecoveredLog {
   hardSeq: number;
   /** Whether that newest hard state is a log record (not the hardstate file). */
   hardInLog: boolean;
+  /** The cluster id file's contents, if it exists. */
+  clusterId?: string;
 }
 
 /**
@@ -137,6 +142,12 @@ export async function recoverLog(dir: string): Promise<RecoveredLog> {
       const h = cbor.decode(singleRecord(await readFile(path), path)) as HardState & { seq?: number };
       r.hard = { term: h.term, vote: h.vote, commit: h.commit };
       r.hardSeq = h.seq ?? 0;
+    }
+    if (names.includes(CLUSTER_ID_FILE)) {
+      const path = join(dir, CLUSTER_ID_FILE);
+      const id = new TextDecoder().decode(singleRecord(await readFile(path), path));
+      if (!isClusterId(id)) throw new StreamBusError("Corrupt", `${path}: "${id}" is not a cluster id`, { file: path });
+      r.clusterId = id;
     }
     if (names.includes("snapshot")) {
       const path = join(dir, "snapshot");

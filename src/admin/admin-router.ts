@@ -34,7 +34,7 @@ const schemas = (): Promise<typeof Schemas> => (schemasModule ??= import("./sche
 /** What the admin API reads from (and asks of) the Raft node. */
 export interface AdminRaftView {
   readonly id: number;
-  status(): { term: number; commit: number; applied: number; role: Role; lead: number; conf: ConfState; running?: boolean; addrs?: Record<string, string> };
+  status(): { term: number; commit: number; applied: number; role: Role; lead: number; conf: ConfState; running?: boolean; addrs?: Record<string, string>; clusterId?: string };
   leaderId(): number | undefined;
   /** Membership changes; each resolves once applied on this node (RaftNode's). */
   addVoter(id: number, addr: string): Promise<void>;
@@ -127,7 +127,7 @@ export function createAdminRouter(deps: AdminDeps): Hono {
       addr: s.addrs?.[String(id)] || deps.memberAddr?.(id) || "",
       role: id === leaderId ? "leader" : s.conf.learners.includes(id) ? "learner" : "follower",
     }));
-    return { leaderId: leaderId ?? null, term: s.term, nodes, version: metadata.fsm.version };
+    return { leaderId: leaderId ?? null, term: s.term, nodes, version: metadata.fsm.version, clusterId: s.clusterId ?? null };
   };
 
   app.get("/v1/cluster", async (c) => {

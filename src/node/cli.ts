@@ -16,6 +16,8 @@ export interface NodeCommandOptions {
   listen: string;
   dataDir: string;
   clusterSecret?: string;
+  /** Mixed into the id a new cluster derives from its peers (RaftConfig.clusterToken). */
+  clusterToken?: string;
   adminToken?: string;
   /** Entries applied between snapshots (default: the Raft default, 8192). */
   snapshotThreshold?: number;
@@ -46,6 +48,9 @@ options:
   --data-dir DIR             durable state (default ./data/node-<id>)
   --cluster-secret S         peers must prove it to open a link (env STREAMBUS_CLUSTER_SECRET);
                              without it only loopback peers are accepted
+  --cluster-token T          tells apart clusters founded on the same addresses (etcd's
+                             --initial-cluster-token); give every founding member the same one.
+                             Nodes of different clusters refuse each other's links
   --admin-token T            bearer token required on admin writes (env STREAMBUS_ADMIN_TOKEN)
   --snapshot-threshold N     entries applied between snapshots (default 8192)
   --join                     join a running cluster instead of starting a new one: add the node first
@@ -59,6 +64,7 @@ options:
 const ALIASES: Record<string, string> = {
   "--id": "id", "--node-id": "id", "--peers": "peers", "--listen": "listen", "--raft-addr": "listen",
   "--data-dir": "dataDir", "--cluster-secret": "clusterSecret", "--admin-token": "adminToken",
+  "--cluster-token": "clusterToken",
   "--snapshot-threshold": "snapshotThreshold", "--log-level": "logLevel",
 };
 
@@ -111,6 +117,10 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   };
   if (raw.dataDir !== undefined && raw.dataDir.trim() === "") throw new UsageError("--data-dir must not be empty");
   if (clusterSecret !== undefined) options.clusterSecret = clusterSecret;
+  if (raw.clusterToken !== undefined) {
+    if (raw.clusterToken.length === 0) throw new UsageError("--cluster-token must not be empty");
+    options.clusterToken = raw.clusterToken;
+  }
   if (adminToken !== undefined) options.adminToken = adminToken;
   if (raw.faultInjection !== undefined) options.faultInjection = true;
   if (raw.join !== undefined) {

@@ -48,6 +48,7 @@ export async function runNodeCommand(host: CommandHost): Promise<StreamBusNode |
       storage: host.storage(o.dataDir),
       logger,
       ...(o.clusterSecret !== undefined && { clusterSecret: o.clusterSecret }),
+      ...(o.clusterToken !== undefined && { raft: { clusterToken: o.clusterToken } }),
       ...(o.adminToken !== undefined && { adminToken: o.adminToken }),
       ...(o.snapshotThreshold !== undefined && { snapshotThreshold: o.snapshotThreshold }),
       ...(o.faultInjection && { faultInjection: true }),

@@ -37,5 +37,11 @@ export interface Storage {
   snapshot(): Promise<Snapshot | undefined>;
   /** Drops entries with index < compactIndex (they are covered by a stored snapshot). */
   compact(compactIndex: number): Promise<void>;
+  /**
+   * Stores the id of the cluster this state belongs to, durably; open() returns it from then on. Called
+   * once per node (when it founds a cluster or learns the id from a peer), possibly while other calls
+   * run. Optional: without it a node learns its cluster id again after each restart.
+   */
+  setClusterId?(id: string): Promise<void>;
   close(): Promise<void>;
 }

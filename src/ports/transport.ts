@@ -4,12 +4,27 @@ import type { NodeId, Peer } from "../raft/types.ts";
 export type FrameHandler = (from: NodeId, frame: Uint8Array) => void;
 
 /**
+ * Which cluster the node belongs to. Links between nodes of two different clusters are refused, so a node
+ * pointed at the wrong peers (or started on another cluster's data) cannot disturb either cluster.
+ */
+export interface ClusterIdentity {
+  /** This node's cluster id; undefined while unknown (a joining node, or state from before cluster ids). */
+  clusterId?: string;
+  /** Called once when a node without an id learns it from a peer's handshake; it should store it. */
+  onClusterId?: (id: string) => void;
+}
+
+/**
  * Peer-to-peer links carrying opaque binary frames (the driver puts Raft messages and RPCs in them).
  * Delivery is best effort and ordered per link; frames may be lost when a link drops.
  */
 export interface Transport {
-  /** Starts listening as `self` and connecting to `peers` (self may be among them; it is skipped). */
-  start(self: Peer, peers: Peer[], onFrame: FrameHandler): Promise<void>;
+  /**
+   * Starts listening as `self` and connecting to `peers` (self may be among them; it is skipped). With
+   * `cluster`, links to and from nodes of another cluster are refused, and an unknown id is learned from
+   * the first peer that presents one.
+   */
+  start(self: Peer, peers: Peer[], onFrame: FrameHandler, cluster?: ClusterIdentity): Promise<void>;
   /**
    * Queues a frame for a peer. Returns false when it was dropped (unknown peer, full queue, link down):
    * the driver then reports the peer unreachable to Raft.

@@ -94,6 +94,7 @@ export function validateConfig(c: RaftConfig): void {
   for (const f of ["preVote", "checkQuorum", "leaseRead"] as const) {
     if (typeof c[f] !== "boolean") invalid(`${f} must be a boolean`, f);
   }
+  if (c.clusterToken !== undefined && typeof c.clusterToken !== "string") invalid("clusterToken must be a string", "clusterToken");
   if (!Array.isArray(c.peers)) invalid("peers must be an array of { id, addr }", "peers");
   const seen = new Set<number>();
   for (const p of c.peers) {

@@ -15,6 +15,7 @@ import { type Clock, every, systemClock } from "../ports/clock.ts";
 import type { Storage } from "../ports/storage.ts";
 import type { Transport } from "../ports/transport.ts";
 import { type Random, seededRandom } from "../rng.ts";
+import { foundingClusterId } from "./cluster-id.ts";
 import { allMembers } from "./conf-change.ts";
 import { electionTicks, validateConfig } from "./config.ts";
 import { Applier } from "./node-apply.ts";
@@ -27,7 +28,7 @@ import { MessageWire } from "./node-wire.ts";
 import { type RpcCallOptions, type RpcHandler, RpcMux } from "./node-rpc.ts";
 import { RawNode, type RaftStatus } from "./raw-node.ts";
 import { ProposalPacer } from "./proposal-pacer.ts";
-import type { ConfChange, ConfState, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
+import type { ConfChange, ConfState, InitialState, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
 
 
 export type { ProposeResult } from "./node-requests.ts";
@@ -57,7 +58,12 @@ export interface ProposeOptions {
   decoded?: unknown;
 }
 
-export type RaftNodeStatus = RaftStatus & { leaderId: number | undefined; running: boolean };
+export type RaftNodeStatus = RaftStatus & {
+  leaderId: number | undefined;
+  running: boolean;
+  /** The cluster this node belongs to (cluster-id.ts); undefined until known. */
+  clusterId: string | undefined;
+};
 
 const DEFAULT_TIMEOUT_MS = 5000;
 /** How long a loaded leader may hold proposals for a fuller round (RaftConfig.proposalLingerMs). */
@@ -88,6 +94,7 @@ export class RaftNode {
   private readonly advanceTicks: boolean;
   /** The core's status, computed at most once between two inputs to the core (RawNode.status() copies a lot). */
   private statusCache: RaftStatus | undefined;
+  private clusterIdValue: string | undefined;
   /** The read barrier whose ReadIndex has not reached the core yet: later barriers share it. */
   private readBatch: { timeoutMs: number; promise: Promise<void> } | undefined;
   /** Lead and role as of the last Ready (a change always comes with one, as softState). */
@@ -185,7 +192,12 @@ export class RaftNode {
       ? this.config.peers.filter((p) => p.id !== this.id)
       : this.peers.peers(conf);
     this.peers.started(members);
-    await this.transport.start(self, members, (from, frame) => this.wire.onFrame(from, frame));
+    this.clusterIdValue = initial.clusterId ?? (await this.foundingClusterId(initial));
+    this.checkStillStarting();
+    await this.transport.start(self, members, (from, frame) => this.wire.onFrame(from, frame), {
+      clusterId: this.clusterIdValue,
+      onClusterId: (id) => this.learnClusterId(id),
+    });
     this.checkStillStarting();
     this.stopPeerDown = this.transport.onPeerDown?.((id) => this.leaderLinkDown(id));
     this.state = "running";
@@ -317,10 +329,40 @@ export class RaftNode {
       const conf: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
       return {
         id: this.id, term: 0, vote: 0, commit: 0, applied: 0, lead: 0, role: "follower", conf, lastIndex: 0, firstIndex: 0,
-        snapshotIndex: 0, leadTransferee: 0, addrs: {}, leaderId: undefined, running: false,
+        snapshotIndex: 0, leadTransferee: 0, addrs: {}, leaderId: undefined, running: false, clusterId: this.clusterIdValue,
       };
     }
-    return { ...this.raw.status(), applied: this.applier.applied, leaderId: this.leaderId(), running: this.state === "running" };
+    return {
+      ...this.raw.status(), applied: this.applier.applied, leaderId: this.leaderId(), running: this.state === "running",
+      clusterId: this.clusterIdValue,
+    };
+  }
+
+  /** The cluster this node belongs to; undefined while a joining node has not heard from a member yet. */
+  get clusterId(): string | undefined {
+    return this.clusterIdValue;
+  }
+
+  /**
+   * A founding member (no state yet, not joining) derives the cluster id from its peers and token, like
+   * every other founding member, and stores it. Otherwise it stays unknown until a peer presents it.
+   */
+  private async foundingClusterId(initial: InitialState): Promise<string | undefined> {
+    const fresh = initial.hardState.term === 0 && initial.entries.length === 0 && !initial.snapshot;
+    if (!fresh || this.config.join || this.config.peers.length === 0) return undefined;
+    const id = await foundingClusterId(this.config.peers, this.config.clusterToken);
+    await this.storage.setClusterId?.(id);
+    this.logger.info("raft.cluster_founded", { clusterId: id });
+    return id;
+  }
+
+  /** A peer's handshake told this node its cluster id: keep it from now on. */
+  private learnClusterId(id: string): void {
+    if (this.clusterIdValue !== undefined) return;
+    this.clusterIdValue = id;
+    this.logger.info("raft.cluster_id_learned", { clusterId: id });
+    // Losing this write only means learning the id again after a restart: nothing waits on it.
+    this.storage.setClusterId?.(id).catch((e) => this.logger.warn("raft.cluster_id_store_failed", { clusterId: id, error: e }));
   }
 
   /** Calls `fn` with the new leader id (undefined: none known) whenever it changes; returns an unsubscribe. */

@@ -189,6 +189,8 @@ export interface InitialState {
   snapshot?: Snapshot;
   /** Entries after the snapshot, in order. */
   entries: Entry[];
+  /** The cluster this node's state belongs to (Storage.setClusterId); absent until one was stored. */
+  clusterId?: string;
 }
 
 export interface RaftConfig {
@@ -202,6 +204,11 @@ export interface RaftConfig {
    * addresses. Without it, a node with an empty log bootstraps a new cluster of `peers`.
    */
   join?: boolean;
+  /**
+   * Mixed into the cluster id that the founding members derive from `peers` (etcd's
+   * --initial-cluster-token): give each cluster its own when two are founded on the same addresses.
+   */
+  clusterToken?: string;
   /** Milliseconds. Followers time out after a random value in [T, 2T). */
   electionTimeout: number;
   /** Milliseconds. Must be well below the election timeout (at most a fifth of it). */

@@ -1,5 +1,6 @@
 import { StreamBusError } from "../errors.ts";
 import type { Storage } from "../ports/storage.ts";
+import { checkClusterId } from "../raft/cluster-id.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../raft/types.ts";
 import { checkCompact, checkRange, copyEntry, copySnapshot, entriesToAppend } from "../storage/log-rules.ts";
 
@@ -13,6 +14,7 @@ export interface StorageContents {
   entries: Entry[];
   /** Index of the first stored entry (snapshot index + 1, or 1). Kept explicitly for an empty log. */
   firstIndex: number;
+  clusterId?: string;
 }
 
 /** A fresh, empty log: no snapshot, hard state all zero, firstIndex 1. */
@@ -49,6 +51,7 @@ export class MemoryStorage implements Storage {
       snapshot: this.c.snapshot && copySnapshot(this.c.snapshot),
       entries: this.c.entries.map(copyEntry),
       firstIndex: this.c.firstIndex,
+      ...(this.c.clusterId !== undefined && { clusterId: this.c.clusterId }),
     };
   }
 
@@ -58,7 +61,13 @@ export class MemoryStorage implements Storage {
       hardState: { ...this.c.hardState },
       snapshot: this.c.snapshot && copySnapshot(this.c.snapshot),
       entries: this.c.entries.map(copyEntry),
+      ...(this.c.clusterId !== undefined && { clusterId: this.c.clusterId }),
     };
+  }
+
+  async setClusterId(id: string): Promise<void> {
+    this.check();
+    this.c.clusterId = checkClusterId(id);
   }
 
   async append(entries: Entry[]): Promise<void> {

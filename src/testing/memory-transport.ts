@@ -1,4 +1,4 @@
-import type { FrameHandler, Transport } from "../ports/transport.ts";
+import type { ClusterIdentity, FrameHandler, Transport } from "../ports/transport.ts";
 import type { NodeId, Peer } from "../raft/types.ts";
 import type { Random } from "../rng.ts";
 
@@ -7,6 +7,8 @@ export interface MemoryNetworkStats {
   sent: number;
   delivered: number;
   dropped: number;
+  /** Frames refused because their two ends belong to different clusters. */
+  refused: number;
 }
 
 /** Decides per frame whether it passes (true) or is lost (false). */
@@ -19,7 +21,9 @@ export type FrameFilter = (from: NodeId, to: NodeId, frame: Uint8Array) => boole
  *
  * Faults: `partition`, `isolate`, `cut` (one direction), `setFilter` (drop by rule), `dropRandomly`, `heal`.
  * Frames crossing a broken link are lost silently (send still returns true, as on a real network);
- * send returns false only when the peer is unknown to the sender or not running.
+ * send returns false only when the peer is unknown to the sender or not running, or belongs to another
+ * cluster: as over real links, two nodes with different cluster ids never exchange a frame, and a node
+ * without one learns the id of the first peer it exchanges a frame with.
  *
  * @example
  * const net = new MemoryNetwork();
@@ -32,7 +36,7 @@ export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>();
   private readonly blocked = new Set<string>();
   private filter: FrameFilter | undefined;
-  readonly stats: MemoryNetworkStats = { sent: 0, delivered: 0, dropped: 0 };
+  readonly stats: MemoryNetworkStats = { sent: 0, delivered: 0, dropped: 0, refused: 0 };
 
   /** A new transport attached to this network (it joins when started). */
   transport(): MemoryTransport {
@@ -102,6 +106,10 @@ export class MemoryNetwork {
   route(from: NodeId, to: NodeId, frame: Uint8Array): boolean {
     const dest = this.nodes.get(to);
     if (!dest || !dest.running) return false;
+    if (!sameCluster(this.nodes.get(from), dest)) {
+      this.stats.refused++;
+      return false;
+    }
     this.stats.sent++;
     if (!this.connected(from, to) || (this.filter && !this.filter(from, to, frame))) {
       this.stats.dropped++;
@@ -121,6 +129,15 @@ export class MemoryNetwork {
   }
 }
 
+/** Whether two nodes may exchange frames; one without a cluster id learns the other's (as at a handshake). */
+function sameCluster(a: MemoryTransport | undefined, b: MemoryTransport): boolean {
+  const x = a?.cluster.clusterId, y = b.cluster.clusterId;
+  if (x !== undefined && y !== undefined) return x === y;
+  if (x !== undefined) b.learnClusterId(x);
+  else if (y !== undefined) a?.learnClusterId(y);
+  return true;
+}
+
 function key(from: NodeId | "*", to: NodeId | "*"): string {
   return `${from}>${to}`;
 }
@@ -131,11 +148,14 @@ export class MemoryTransport implements Transport {
   private self: Peer | undefined;
   private readonly peers = new Map<NodeId, Peer>();
   private onFrame: FrameHandler | undefined;
+  /** @internal The cluster this node's frames are checked against (see MemoryNetwork). */
+  cluster: ClusterIdentity = {};
 
   constructor(private readonly network: MemoryNetwork) {}
 
-  start(self: Peer, peers: Peer[], onFrame: FrameHandler): Promise<void> {
+  start(self: Peer, peers: Peer[], onFrame: FrameHandler, cluster: ClusterIdentity = {}): Promise<void> {
     if (this.running) return Promise.reject(new Error(`MemoryTransport: node ${self.id} already started`));
+    this.cluster = { ...cluster };
     this.self = self;
     this.onFrame = onFrame;
     this.peers.clear();
@@ -157,6 +177,13 @@ export class MemoryTransport implements Transport {
 
   removePeer(id: NodeId): void {
     this.peers.delete(id);
+  }
+
+  /** @internal A peer named its cluster while this node knew none. */
+  learnClusterId(id: string): void {
+    if (this.cluster.clusterId !== undefined) return;
+    this.cluster.clusterId = id;
+    this.cluster.onClusterId?.(id);
   }
 
   /** Ids this transport can send to, ascending. */

@@ -70,12 +70,12 @@ export class TestCluster<F extends StateMachine> {
    * Starts node `id` (again) on its stored disk. `peers` defaults to the cluster's initial list; a new
    * member joining passes the configuration it joins (including itself).
    */
-  async startNode(id: number, peers: Peer[] = this.peers, storage?: MemoryStorage): Promise<TestMember<F>> {
+  async startNode(id: number, peers: Peer[] = this.peers, storage?: MemoryStorage, config: Partial<RaftConfig> = {}): Promise<TestMember<F>> {
     const prev = this.members.get(id);
     if (prev?.running) throw new Error(`node ${id} is already running`);
     const disk = storage ?? (prev ? prev.storage.clone() : new MemoryStorage());
     const fsm = this.opts.fsm(id);
-    const node = new RaftNode(testConfig(id, peers, this.opts.config), fsm, {
+    const node = new RaftNode(testConfig(id, peers, { ...this.opts.config, ...config }), fsm, {
       storage: disk,
       transport: this.network.transport(),
       clock: this.clock,

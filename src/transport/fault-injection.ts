@@ -12,7 +12,7 @@
  */
 import type { Hono } from "hono";
 import { StreamBusError } from "../errors.ts";
-import type { FrameHandler, Transport } from "../ports/transport.ts";
+import type { ClusterIdentity, FrameHandler, Transport } from "../ports/transport.ts";
 import type { NodeId, Peer } from "../raft/types.ts";
 
 export class FaultInjectingTransport implements Transport {
@@ -30,10 +30,10 @@ export class FaultInjectingTransport implements Transport {
     return [...this.blocked].sort((a, b) => a - b);
   }
 
-  start(self: Peer, peers: Peer[], onFrame: FrameHandler): Promise<void> {
+  start(self: Peer, peers: Peer[], onFrame: FrameHandler, cluster?: ClusterIdentity): Promise<void> {
     return this.inner.start(self, peers, (from, frame) => {
       if (!this.blocked.has(from)) onFrame(from, frame);
-    });
+    }, cluster);
   }
 
   send(to: NodeId, frame: Uint8Array): boolean {

@@ -3,8 +3,8 @@
  * `DATA` frames carry one opaque payload (a Raft message or RPC, itself CBOR); `CONTROL` frames carry a
  * CBOR map of the handshake:
  *
- *   dialer → acceptor   hello     { t: "hello", v: 1, from, to, nonce }
- *   acceptor → dialer   challenge { t: "challenge", nonce, mac? }   mac = HMAC(secret, "acceptor"|from|to|nonces)
+ *   dialer → acceptor   hello     { t: "hello", v: 1, from, to, nonce, cluster? }
+ *   acceptor → dialer   challenge { t: "challenge", nonce, mac?, cluster? }   mac = HMAC(secret, "acceptor"|from|to|nonces)
  *   dialer → acceptor   auth      { t: "auth", mac? }                mac = HMAC(secret, "dialer"|from|to|nonces)
  *   acceptor → dialer   ready     { t: "ready" }
  *   either way, once open: ping { t: "ping" } keeps an idle link provably alive
@@ -12,9 +12,13 @@
  * Both sides prove the secret, bound to both nonces and both ids, so a recorded handshake cannot be
  * replayed and a node cannot claim another's id. Without a secret the macs are absent and the acceptor
  * only takes links from loopback addresses.
+ *
+ * `cluster` is the sender's cluster id, when it knows one. Each side refuses a link whose peer names
+ * another cluster than its own, so two clusters never exchange a frame (etcd's cluster-ID check).
  */
 import { Decoder, Encoder } from "cbor-x";
 import { StreamBusError } from "../errors.ts";
+import { isClusterId } from "../raft/cluster-id.ts";
 
 export const FRAME_DATA = 0x01;
 export const FRAME_CONTROL = 0x02;
@@ -23,8 +27,8 @@ const NONCE_BYTES = 32;
 const MAX_CONTROL_BYTES = 1024;
 
 export type ControlMessage =
-  | { t: "hello"; v: number; from: number; to: number; nonce: Uint8Array }
-  | { t: "challenge"; nonce: Uint8Array; mac?: Uint8Array }
+  | { t: "hello"; v: number; from: number; to: number; nonce: Uint8Array; cluster?: string }
+  | { t: "challenge"; nonce: Uint8Array; mac?: Uint8Array; cluster?: string }
   | { t: "auth"; mac?: Uint8Array }
   | { t: "ready" }
   | { t: "ping" };
@@ -62,14 +66,18 @@ export function decodeControl(frame: Uint8Array): ControlMessage {
   const isId = (x: unknown) => Number.isSafeInteger(x) && (x as number) > 0;
   const isNonce = (x: unknown) => x instanceof Uint8Array && x.length === NONCE_BYTES;
   const isMac = (x: unknown) => x === undefined || (x instanceof Uint8Array && x.length === 32);
+  const isCluster = (x: unknown) => x === undefined || isClusterId(x);
+  const cluster = (x: unknown) => (x === undefined ? {} : { cluster: x as string });
   switch (m.t) {
     case "hello":
-      if (m.v === PROTOCOL_VERSION && isId(m.from) && isId(m.to) && isNonce(m.nonce)) {
-        return { t: "hello", v: m.v, from: m.from as number, to: m.to as number, nonce: m.nonce as Uint8Array };
+      if (m.v === PROTOCOL_VERSION && isId(m.from) && isId(m.to) && isNonce(m.nonce) && isCluster(m.cluster)) {
+        return { t: "hello", v: m.v, from: m.from as number, to: m.to as number, nonce: m.nonce as Uint8Array, ...cluster(m.cluster) };
       }
       break;
     case "challenge":
-      if (isNonce(m.nonce) && isMac(m.mac)) return { t: "challenge", nonce: m.nonce as Uint8Array, mac: m.mac as Uint8Array | undefined };
+      if (isNonce(m.nonce) && isMac(m.mac) && isCluster(m.cluster)) {
+        return { t: "challenge", nonce: m.nonce as Uint8Array, mac: m.mac as Uint8Array | undefined, ...cluster(m.cluster) };
+      }
       break;
     case "auth":
       if (isMac(m.mac)) return { t: "auth", mac: m.mac as Uint8Array | undefined };

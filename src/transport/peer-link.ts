@@ -17,7 +17,8 @@ export interface LinkSocket {
   bufferedAmount(): number;
 }
 
-export type RejectReason = "malformed" | "oversized" | "unauthenticated" | "text" | "protocol" | "timeout" | "wrong-node";
+export type RejectReason =
+  | "malformed" | "oversized" | "unauthenticated" | "text" | "protocol" | "timeout" | "wrong-node" | "wrong-cluster";
 
 /** What a link needs from its transport. */
 export interface LinkHost {
@@ -25,6 +26,10 @@ export interface LinkHost {
   readonly secretKey: CryptoKey | undefined;
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
+  /** This node's cluster id, when known. */
+  clusterId(): string | undefined;
+  /** An authenticated peer named its cluster while this node knew none: adopt it. */
+  learnClusterId(id: string): void;
   now(): number;
   setTimer(fn: () => void, ms: number): unknown;
   clearTimer(handle: unknown): void;
@@ -50,6 +55,8 @@ export class PeerLink {
   state: State;
   private dialerNonce: Uint8Array | undefined;
   private acceptorNonce: Uint8Array | undefined;
+  /** The cluster id the peer named in its handshake, if any. */
+  private peerCluster: string | undefined;
   private chain: Promise<void> | undefined;
   private backlog = 0;
   private timer: unknown;
@@ -79,7 +86,7 @@ export class PeerLink {
   opened(): void {
     if (this.role !== "dialer" || this.state !== "challenge") return;
     this.dialerNonce = randomNonce();
-    this.sendControl({ t: "hello", v: 1, from: this.host.selfId, to: this.peerId!, nonce: this.dialerNonce });
+    this.sendControl({ t: "hello", v: 1, from: this.host.selfId, to: this.peerId!, nonce: this.dialerNonce, ...this.ownCluster() });
   }
 
   /** Sends one DATA frame (already tagged). */
@@ -193,11 +200,14 @@ export class PeerLink {
         return this.reject("unauthenticated", CLOSE_POLICY, "links from non-loopback addresses need a cluster secret");
       }
       this.peerId = msg.from;
+      const wrongCluster = this.clusterConflict(msg.cluster);
+      if (wrongCluster) return this.reject("wrong-cluster", CLOSE_POLICY, wrongCluster);
+      this.peerCluster = msg.cluster;
       this.dialerNonce = msg.nonce;
       this.acceptorNonce = randomNonce();
       const mac = key ? await signHandshake(key, "acceptor", msg.from, self, msg.nonce, this.acceptorNonce) : undefined;
       this.state = "auth";
-      this.sendControl(mac ? { t: "challenge", nonce: this.acceptorNonce, mac } : { t: "challenge", nonce: this.acceptorNonce });
+      this.sendControl({ t: "challenge", nonce: this.acceptorNonce, ...(mac && { mac }), ...this.ownCluster() });
       return;
     }
     if (this.role === "acceptor" && this.state === "auth" && msg.t === "auth") {
@@ -211,6 +221,9 @@ export class PeerLink {
       return;
     }
     if (this.role === "dialer" && this.state === "challenge" && msg.t === "challenge" && this.dialerNonce) {
+      const wrongCluster = this.clusterConflict(msg.cluster);
+      if (wrongCluster) return this.reject("wrong-cluster", CLOSE_POLICY, wrongCluster);
+      this.peerCluster = msg.cluster;
       this.acceptorNonce = msg.nonce;
       let mac: Uint8Array | undefined;
       if (key) {
@@ -233,11 +246,29 @@ export class PeerLink {
 
   private becomeOpen(): void {
     if (this.state === "closed") return;
+    // Learned only now that the peer proved the secret (when there is one); checked again, as another
+    // link may have taught this node a different id meanwhile.
+    if (this.peerCluster !== undefined && this.host.clusterId() === undefined) this.host.learnClusterId(this.peerCluster);
+    const wrongCluster = this.clusterConflict(this.peerCluster);
+    if (wrongCluster) return this.reject("wrong-cluster", CLOSE_POLICY, wrongCluster);
     this.state = "open";
     this.lastReceived = this.host.now();
     this.host.clearTimer(this.timer);
     const refusal = this.host.linkReady(this);
     if (refusal) this.close(CLOSE_POLICY, refusal);
+  }
+
+  /** This node's cluster id as a handshake field (none while unknown). */
+  private ownCluster(): { cluster?: string } {
+    const id = this.host.clusterId();
+    return id === undefined ? {} : { cluster: id };
+  }
+
+  /** Why a peer naming cluster `theirs` cannot link here; undefined when either side has no id yet. */
+  private clusterConflict(theirs: string | undefined): string | undefined {
+    const ours = this.host.clusterId();
+    if (theirs === undefined || ours === undefined || theirs === ours) return undefined;
+    return `node ${this.peerId} belongs to cluster ${theirs}, but this node (${this.host.selfId}) to cluster ${ours}`;
   }
 
   private sendControl(msg: ControlMessage): void {

@@ -14,7 +14,7 @@
  */
 import { silentLogger } from "../logger.ts";
 import { every, systemClock } from "../ports/clock.ts";
-import type { FrameHandler, Transport } from "../ports/transport.ts";
+import type { ClusterIdentity, FrameHandler, Transport } from "../ports/transport.ts";
 import type { NodeId, Peer } from "../raft/types.ts";
 import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { encodeData, importSecret, peerUrl } from "./link-protocol.ts";
@@ -42,6 +42,7 @@ interface PeerEntry {
 export class WebSocketTransport implements Transport {
   private self: Peer | undefined;
   private onFrame: FrameHandler | undefined;
+  private cluster: ClusterIdentity = {};
   private running = false;
   private readonly peers = new Map<NodeId, PeerEntry>();
   private readonly links = new Map<NodeId, PeerLink>();
@@ -95,8 +96,14 @@ export class WebSocketTransport implements Transport {
     return [...this.links.keys()].sort((a, b) => a - b);
   }
 
-  async start(self: Peer, peers: Peer[], onFrame: FrameHandler): Promise<void> {
+  /** The cluster id links are checked against (given to start, or learned from a peer). */
+  get clusterId(): string | undefined {
+    return this.cluster.clusterId;
+  }
+
+  async start(self: Peer, peers: Peer[], onFrame: FrameHandler, cluster: ClusterIdentity = {}): Promise<void> {
     if (this.running) throw new Error(`transport for node ${self.id} already started`);
+    this.cluster = { ...cluster };
     this.secretKey = this.options.clusterSecret ? await importSecret(this.options.clusterSecret) : undefined;
     this.self = self;
     this.onFrame = onFrame;
@@ -221,6 +228,13 @@ export class WebSocketTransport implements Transport {
       },
       get handshakeTimeoutMs() {
         return t.opts.handshakeTimeoutMs;
+      },
+      clusterId: () => t.cluster.clusterId,
+      learnClusterId: (id) => {
+        if (t.cluster.clusterId !== undefined) return;
+        t.cluster.clusterId = id;
+        t.opts.logger.info("transport.cluster_id_learned", { clusterId: id });
+        t.cluster.onClusterId?.(id);
       },
       now: () => t.opts.clock.now(),
       setTimer: (fn, ms) => t.opts.clock.setTimeout(fn, ms),

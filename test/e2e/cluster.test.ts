@@ -1,5 +1,6 @@
 // End to end with real processes on loopback: three Bun nodes started with the node command.
 import { afterEach, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, http, NodeProc, ProcCluster, waitFor } from "./harness.ts";
 import { failover, registerAndCreateTopic } from "./scenarios.ts";
@@ -115,6 +116,36 @@ test("growing a running cluster: POST /v1/cluster/members, then the new node sta
     expect((await http(port, "POST", "/v1/brokers", { id: 6, host: "h", port: 2 })).status).toBe(201);
     const view = await http(port, "GET", "/v1/cluster");
     expect(view.body.nodes.map((n: { id: number }) => n.id)).toEqual([1, 2, 3, 4]);
+    // The joiner learned the cluster's id from its peers and stored it.
+    expect(view.body.clusterId).toBe((await http(leader.port, "GET", "/v1/cluster")).body.clusterId);
+    expect(existsSync(join(cluster!.root, "node-4", "cluster"))).toBe(true);
     expect(view.body.nodes.find((n: { id: number }) => n.id === 4).addr).toBe(`127.0.0.1:${port}`);
   });
 }, 90_000);
+
+test("a node of another cluster is refused: every link checks the cluster id that GET /v1/cluster reports", async () => {
+  cluster = await ProcCluster.create({ runtimes: ["bun", "bun", "bun"] });
+  await cluster.start();
+  await withLogs(async () => {
+    const leader = await cluster!.leader();
+    const ids = await Promise.all(cluster!.nodes.map(async (n) => (await http(n.port, "GET", "/v1/cluster")).body.clusterId));
+    expect(ids[0]).toMatch(/^[0-9a-f]{16}$/);
+    expect(new Set(ids).size).toBe(1);
+    // A stranger founding a cluster of its own under node 1's id, with node 2 as its peer: it dials node 2
+    // (the lower id dials), and node 2 must not take it for its own node 1.
+    const target = cluster!.nodes[1]!;
+    const port = await freePort();
+    const stranger = new NodeProc({
+      id: 1, runtime: "bun", port, peers: `1=127.0.0.1:${port},2=127.0.0.1:${target.port}`,
+      dataDir: join(cluster!.root, "stranger"), extraArgs: ["--cluster-token", "another"],
+    });
+    cluster!.nodes.push(stranger); // destroy() stops it too
+    stranger.start();
+    await stranger.ready();
+    await waitFor(() => target.lines.some((l) => l.includes('"reason":"wrong-cluster"')), "node 2 to refuse the stranger's link");
+    expect((await http(port, "GET", "/v1/cluster")).body.clusterId).not.toBe(ids[0]);
+    expect((await http(leader.port, "POST", "/v1/brokers", { id: 7, host: "h", port: 7 })).status).toBe(201);
+    const metrics = await http(target.port, "GET", "/metrics");
+    expect(String(metrics.body)).toMatch(/streambus_transport_rejected_frames_total\{reason="wrong-cluster"\} [1-9]/);
+  });
+}, 60_000);

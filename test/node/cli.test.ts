@@ -50,6 +50,12 @@ describe("node command flags", () => {
     fails(["--id", "4", "--join", "--peers", "4=127.0.0.1:19004"], "--join needs --peers");
   });
 
+  test("--cluster-token: given to the node's Raft config; never empty", () => {
+    expect(run(["--id", "1", "--cluster-token", "staging"]).clusterToken).toBe("staging");
+    expect(run(["--id", "1"]).clusterToken).toBeUndefined();
+    fails(["--id", "1", "--cluster-token="], "--cluster-token must not be empty");
+  });
+
   test("--help", () => {
     const r = parseNodeArgs(["--id", "x", "--help"], {});
     expect(r.kind).toBe("help");

@@ -2,23 +2,10 @@
 // but acknowledges a proposal only once that write is durable; read barriers issued together share one
 // ReadIndex.
 import { afterEach, expect, test } from "bun:test";
-import type { StateMachine } from "../../src/raft/types.ts";
 import { TestCluster } from "../../src/testing/raft-cluster.ts";
+import { CountFsm } from "./count-fsm.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-class CountFsm implements StateMachine {
-  n = 0;
-  apply(): unknown {
-    return ++this.n;
-  }
-  snapshot(): Uint8Array {
-    return enc(String(this.n));
-  }
-  restore(data: Uint8Array): void {
-    this.n = Number(new TextDecoder().decode(data));
-  }
-}
 
 let cluster: TestCluster<CountFsm> | undefined;
 afterEach(async () => {

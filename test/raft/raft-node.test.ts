@@ -233,7 +233,7 @@ describe(`RaftNode (seed ${SEED})`, () => {
     const peers4 = [...c.peers, { id: 4, addr: "mem-4" }];
     await c.settle(leader.node.addVoter(4, "mem-4"));
     expect(leader.node.status().conf.voters).toContain(4);
-    const n4 = await c.startNode(4, peers4);
+    const n4 = await c.startNode(4, peers4, undefined, { join: true });
     await c.until(() => n4.fsm.items.length === 1, "node 4 catches up");
     const r = await c.settle(n4.node.propose(enc("from-4")));
     expect(r.result).toBe(2);
@@ -251,7 +251,7 @@ describe(`RaftNode (seed ${SEED})`, () => {
   test("addLearner: a learner receives the log but does not vote", async () => {
     const { c, leader } = await threeNodes();
     await c.settle(leader.node.addLearner(4, "mem-4"));
-    const n4 = await c.startNode(4, [...c.peers, { id: 4, addr: "mem-4" }]);
+    const n4 = await c.startNode(4, [...c.peers, { id: 4, addr: "mem-4" }], undefined, { join: true });
     await c.settle(leader.node.propose(enc("l")));
     await c.until(() => n4.fsm.items.length === 1, "the learner applies");
     expect(leader.node.status().conf.learners).toEqual([4]);

@@ -302,3 +302,24 @@ test("a large snapshot survives a reopen byte for byte; a flipped byte in its fi
   }
   expect(code).toBe("Corrupt");
 });
+
+test("the cluster file: a damaged record or a text that is no cluster id makes open fail with Corrupt", async () => {
+  const dir = await filled("cluster-file", 3);
+  const s = fileStorage(dir);
+  await s.open();
+  await s.setClusterId("0123456789abcdef");
+  await s.close();
+  const file = join(dir, "cluster");
+  const good = readFileSync(file);
+  const reopened = fileStorage(dir);
+  expect((await reopened.open()).clusterId).toBe("0123456789abcdef");
+  await reopened.close();
+  const flipped = Uint8Array.from(good);
+  flipped[flipped.length - 1]! ^= 1;
+  writeFileSync(file, flipped);
+  await expectCorrupt(dir, file, 0);
+  writeFileSync(file, frameRecord(new TextEncoder().encode("spaces are not allowed")));
+  const err = await fileStorage(dir).open().then(() => undefined, (e) => e);
+  expect(isStreamBusError(err, "Corrupt")).toBe(true);
+  expect((err as StreamBusError).message).toContain("is not a cluster id");
+});

@@ -198,6 +198,20 @@ export function runStorageConformance(name: string, factory: StorageFactory): vo
       expect((await restart()).initial.hardState).toEqual({ term: 6, vote: 0, commit: 9 });
     });
 
+    test("the cluster id persists across reopen, beside the log; a malformed one is refused", async () => {
+      await fresh();
+      const { s, initial: before } = await restart();
+      expect(before.clusterId).toBeUndefined();
+      await s.append(makeEntries(1, 2, 1));
+      await s.setClusterId!("0123456789abcdef");
+      await expect(s.setClusterId!("not a cluster id")).rejects.toMatchObject({ code: "Invalid" });
+      await s.setHardState({ term: 1, vote: 1, commit: 2 });
+      const { initial } = await restart();
+      expect(initial.clusterId).toBe("0123456789abcdef");
+      expect(initial.entries.map((e) => e.index)).toEqual([1, 2]);
+      expect(initial.hardState).toEqual({ term: 1, vote: 1, commit: 2 });
+    });
+
     test("a snapshot that does not match the log drops every entry", async () => {
       const s = await fresh();
       await s.append(makeEntries(1, 10, 1));

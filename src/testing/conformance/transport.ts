@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Transport } from "../../ports/transport.ts";
+import type { ClusterIdentity, Transport } from "../../ports/transport.ts";
 import type { NodeId, Peer } from "../../raft/types.ts";
 
 /** One side of a link under test: an unstarted transport and the address it should listen on. */
@@ -50,7 +50,7 @@ export function runTransportConformance(
   });
 
   /** Starts both ends (each knowing the other unless told otherwise) and collects what they receive. */
-  async function setup(opts: { aKnowsB?: boolean } = {}) {
+  async function setup(opts: { aKnowsB?: boolean; clusterA?: ClusterIdentity; clusterB?: ClusterIdentity } = {}) {
     const pair = await makePair();
     const gotA: Received[] = [];
     const gotB: Received[] = [];
@@ -60,10 +60,9 @@ export function runTransportConformance(
       await b.transport.stop().catch(() => {});
       await pair.close?.();
     });
-    await b.transport.start(b.peer, [a.peer, b.peer], (from, frame) => gotB.push({ from, frame }));
+    await b.transport.start(b.peer, [a.peer, b.peer], (from, frame) => gotB.push({ from, frame }), opts.clusterB);
     await a.transport.start(a.peer, opts.aKnowsB === false ? [a.peer] : [a.peer, b.peer], (from, frame) =>
-      gotA.push({ from, frame })
-    );
+      gotA.push({ from, frame }), opts.clusterA);
     return { a, b, gotA, gotB };
   }
 
@@ -105,6 +104,32 @@ export function runTransportConformance(
         expect(r.from).toBe(a.peer.id);
         expect(Array.from(r.frame)).toEqual([i & 0xff, (i >> 8) & 0xff, 7, 7]);
       });
+    });
+
+    test("nodes of two different clusters never exchange a frame", async () => {
+      const { a, b, gotA, gotB } = await setup({ clusterA: { clusterId: "cluster-a" }, clusterB: { clusterId: "cluster-b" } });
+      // A refusal has no event to wait for: keep trying both ways for a while, and nothing may arrive.
+      const until = performance.now() + Math.min(500, deliveryTimeoutMs);
+      while (performance.now() < until) {
+        a.transport.send(b.peer.id, new Uint8Array([1]));
+        b.transport.send(a.peer.id, new Uint8Array([2]));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(gotA).toEqual([]);
+      expect(gotB).toEqual([]);
+    });
+
+    test("nodes of the same cluster link; a node without a cluster id learns its peer's", async () => {
+      const learnedA: string[] = [];
+      const learnedB: string[] = [];
+      const { a, b, gotA, gotB } = await setup({
+        clusterA: { clusterId: "cluster-a", onClusterId: (id) => learnedA.push(id) },
+        clusterB: { onClusterId: (id) => learnedB.push(id) },
+      });
+      await linkUp(a.transport, b.peer.id, gotB);
+      await linkUp(b.transport, a.peer.id, gotA);
+      expect(learnedB).toEqual(["cluster-a"]);
+      expect(learnedA).toEqual([]);
     });
 
     test("both directions work on the same pair", async () => {
