@@ -7,6 +7,10 @@
  * (key "clusterId") and one record
  * per log entry (key: its index, a number). Every mutation is one transaction, so it lands whole or not
  * at all; queued mutations share one transaction (group commit). Reads are served from memory.
+ *
+ * While open, the storage holds a Web Lock (navigator.locks) named after the database, so a second tab or
+ * worker opening the same database is refused instead of interleaving its writes with the first one's
+ * (the browser's counterpart of the file storage's LOCK file). Where Web Locks are missing, nothing guards.
  */
 import { getMany, promisifyRequest, type UseStore } from "idb-keyval";
 import { StreamBusError } from "../../src/errors.ts";
@@ -60,9 +64,33 @@ function strictStore(dbName: string): { use: UseStore; close(): Promise<void> } 
   };
 }
 
+/** The part of the Web Locks API (`navigator.locks`) the storage uses. */
+export interface LockManagerLike {
+  request(name: string, options: { ifAvailable: true }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown>;
+}
+
+export interface IndexedDbStorageOptions {
+  /** Where to take the database's lock (default: `navigator.locks` if present); null guards nothing. */
+  locks?: LockManagerLike | null;
+}
+
+/** Takes the Web Lock `name` if no one holds it; resolves with its release, or rejects with `busy()`. */
+function takeLock(locks: LockManagerLike, name: string, busy: () => Error): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    locks.request(name, { ifAvailable: true }, (lock) => {
+      if (!lock) return reject(busy());
+      resolve(release);
+      return held; // the lock is kept until this settles
+    }).catch(reject);
+  });
+}
+
 /** IndexedDB-backed Storage; see the module comment. */
 export class IndexedDbStorage extends MirroredLogStorage implements Storage {
   private store?: ReturnType<typeof strictStore>;
+  private unlock: (() => void) | undefined;
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
   private clusterId: string | undefined;
   private pending: { ops: Op[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -71,7 +99,7 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
   /** Transactions committed, for tests and benchmarks (group commit shows as fewer than mutations). */
   readonly stats = { mutations: 0, transactions: 0 };
 
-  constructor(readonly name: string) {
+  constructor(readonly name: string, private readonly opts: IndexedDbStorageOptions = {}) {
     super();
   }
 
@@ -81,6 +109,14 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
     }
     await this.close();
     this.failure = undefined;
+    const locks = this.opts.locks === undefined ? (globalThis.navigator as { locks?: LockManagerLike } | undefined)?.locks : this.opts.locks;
+    if (locks) {
+      this.unlock = await takeLock(locks, `streambus-indexeddb:${this.name}`, () => new StreamBusError(
+        "Unavailable",
+        `IndexedDB "${this.name}" is in use by another tab or worker: two nodes must never share one database`,
+        { name: this.name },
+      ));
+    }
     this.store = strictStore(this.name);
     try {
       const [hard, snap, clusterId] = await getMany<unknown>(["hardState", "snapshot", "clusterId"], this.store.use);
@@ -184,10 +220,13 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
 
   async close(): Promise<void> {
     const store = this.store;
-    if (!store) return;
     this.store = undefined;
-    while (this.writing) await this.writing;
-    await store.close();
+    if (store) {
+      while (this.writing) await this.writing;
+      await store.close();
+    }
+    this.unlock?.();
+    this.unlock = undefined;
   }
 
   protected check(): void {
@@ -240,6 +279,6 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
  * const storage = indexedDbStorage("streambus-node-1");
  * const initial = await storage.open();
  */
-export function indexedDbStorage(name: string): IndexedDbStorage {
-  return new IndexedDbStorage(name);
+export function indexedDbStorage(name: string, opts?: IndexedDbStorageOptions): IndexedDbStorage {
+  return new IndexedDbStorage(name, opts);
 }

@@ -1,4 +1,4 @@
 /**
  * StreamBus ports for the browser. Re-exports only. (Other helpers may add a browser transport below.)
  */
-export { IndexedDbStorage, indexedDbStorage } from "./indexeddb-storage.ts";
+export { IndexedDbStorage, indexedDbStorage, type IndexedDbStorageOptions, type LockManagerLike } from "./indexeddb-storage.ts";

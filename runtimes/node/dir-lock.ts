@@ -4,8 +4,13 @@
  * second one refuses to open with a clear error instead. A lock left behind by a process that died
  * (kill -9, a crash, a power loss) names a process id that no longer runs, and is taken over.
  * The lock guards against other processes only: the owning process may reopen its own directory.
+ *
+ * The file appears with its content already in it (written to a temporary file, then hard-linked into
+ * place, which fails if LOCK exists), so no process ever reads an empty LOCK and takes it for stale.
+ * What remains open without OS file locks (node:fs has none): two processes taking over the same stale
+ * lock in the same few microseconds. Each re-reads it just before removing it, which leaves that window.
  */
-import { mkdir, open, readFile, unlink } from "node:fs/promises";
+import { link, mkdir, open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { StreamBusError } from "../../src/errors.ts";
@@ -30,16 +35,30 @@ async function holder(path: string): Promise<number | undefined> {
   }
 }
 
+/** Creates `path` holding `content`, atomically; fails with EEXIST when `path` exists. */
+async function createWith(path: string, content: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(tmp, path);
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
 /** Takes the lock on `dir` (creating the directory); resolves with its release. */
 export async function lockDir(dir: string): Promise<() => Promise<void>> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; ; attempt++) {
     try {
-      const fh = await open(path, "wx");
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.sync();
-      await fh.close();
+      await createWith(path, `${process.pid}\n`);
       break;
     } catch (e) {
       if ((e as { code?: string }).code !== "EEXIST") throw e;
@@ -53,7 +72,9 @@ export async function lockDir(dir: string): Promise<() => Promise<void>> {
         );
       }
       if (attempt >= 2) throw new StreamBusError("Unavailable", `could not take the lock ${path}`, { dir });
-      await unlink(path).catch(() => {}); // stale: its owner is gone
+      // Stale: its owner is gone. Removed only if it still names that owner (another process may have
+      // taken it over meanwhile).
+      if ((await holder(path)) === pid) await unlink(path).catch(() => {});
     }
   }
   return async () => {

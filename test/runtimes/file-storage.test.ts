@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileStorage } from "../../runtimes/node/file-storage.ts";
@@ -272,6 +272,30 @@ test("a data directory is locked while open: another process is refused, a dead 
   const again = fileStorage(dir);
   await again.open();
   await again.close();
+});
+
+test("processes racing for one data directory, also over a dead owner's lock: exactly one gets it", async () => {
+  const { spawn } = await import("node:child_process");
+  for (const stale of [false, true]) {
+    const dir = join(root, `race${n++}`);
+    if (stale) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "LOCK"), "999999999\n"); // no such process
+    }
+    const kids = Array.from({ length: 4 }, () => spawn(process.execPath, [join(import.meta.dir, "lock-holder.ts"), dir], { stdio: ["ignore", "pipe", "pipe"] }));
+    try {
+      // Each child either prints "open" (and holds the lock) or exits refused.
+      const outcomes = await Promise.all(kids.map((k) => new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("a lock contender neither opened nor exited within 20 s")), 20_000);
+        k.stdout!.on("data", (d) => { if (String(d).includes("open")) { clearTimeout(timer); resolve("open"); } });
+        k.once("exit", (code) => { clearTimeout(timer); resolve(`exit ${code}`); });
+      })));
+      expect(outcomes.filter((o) => o === "open").length).toBe(1);
+      expect(outcomes.filter((o) => o !== "open").every((o) => o !== "exit 0")).toBe(true);
+    } finally {
+      for (const k of kids) k.kill("SIGKILL");
+    }
+  }
 });
 
 test("a large snapshot survives a reopen byte for byte; a flipped byte in its file refuses to open", async () => {

@@ -1,6 +1,7 @@
 import "fake-indexeddb/auto";
 import { expect, test } from "bun:test";
-import { indexedDbStorage } from "../../runtimes/browser/indexeddb-storage.ts";
+import { indexedDbStorage, type LockManagerLike } from "../../runtimes/browser/indexeddb-storage.ts";
+import { isStreamBusError } from "../../src/errors.ts";
 import { makeEntries, runStorageConformance } from "../../src/testing/conformance/storage.ts";
 
 let n = 0;
@@ -11,6 +12,65 @@ runStorageConformance("indexeddb (fake-indexeddb)", () => {
     reopen: () => indexedDbStorage(name),
     dispose: () => void indexedDB.deleteDatabase(name),
   };
+});
+
+/** Web Locks as browsers grant them with ifAvailable: a held name gives the callback null. */
+class FakeLocks implements LockManagerLike {
+  readonly held = new Set<string>();
+  async request(name: string, _opts: { ifAvailable: true }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown> {
+    if (this.held.has(name)) return callback(null);
+    this.held.add(name);
+    try {
+      return await callback({ name });
+    } finally {
+      this.held.delete(name);
+    }
+  }
+}
+
+const locks = new FakeLocks();
+runStorageConformance("indexeddb (fake-indexeddb, Web Locks)", () => {
+  const name = `streambus-locked-${n++}`;
+  return {
+    storage: indexedDbStorage(name, { locks }),
+    reopen: () => indexedDbStorage(name, { locks }),
+    dispose: () => void indexedDB.deleteDatabase(name),
+  };
+});
+
+test("a database open in one tab is refused to another until the first closes; a failed open lets it go", async () => {
+  const tabs = new FakeLocks();
+  const first = indexedDbStorage("streambus-tabs", { locks: tabs });
+  await first.open();
+  await first.append(makeEntries(1, 2, 1));
+  const second = indexedDbStorage("streambus-tabs", { locks: tabs });
+  const err = await second.open().then(() => undefined, (e) => e);
+  expect(isStreamBusError(err, "Unavailable")).toBe(true);
+  expect((err as Error).message).toContain("in use by another tab");
+  expect((await first.entries(1, 3)).length).toBe(2); // the first is unaffected
+  await first.close();
+  expect(tabs.held.size).toBe(0);
+  expect((await second.open()).entries.length).toBe(2);
+  await second.close();
+
+  // A database that fails to open (a gap in the log) does not keep the lock.
+  const broken = indexedDbStorage("streambus-tabs", { locks: tabs });
+  await broken.open();
+  await broken.append(makeEntries(1, 4, 1));
+  await broken.close();
+  await new Promise<void>((resolve, reject) => {
+    const req = indexedDB.open("streambus-tabs", 1);
+    req.onsuccess = () => {
+      const tx = req.result.transaction("raft", "readwrite");
+      tx.objectStore("raft").delete(2);
+      tx.oncomplete = () => (req.result.close(), resolve());
+      tx.onerror = () => reject(tx.error);
+    };
+    req.onerror = () => reject(req.error);
+  });
+  const corrupt = await indexedDbStorage("streambus-tabs", { locks: tabs }).open().then(() => undefined, (e) => e);
+  expect(isStreamBusError(corrupt, "Corrupt")).toBe(true);
+  expect(tabs.held.size).toBe(0);
 });
 
 test("every read-write transaction asks for strict durability", async () => {
