@@ -5,7 +5,7 @@
 import { mkdir, open, readdir, readFile, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { Encoder } from "cbor-x";
-import { cborTuple } from "../../src/codec/cbor-tuple.ts";
+import { encodeTuple } from "../../src/codec/cbor-tuple.ts";
 import { StreamBusError } from "../../src/errors.ts";
 import { isClusterId } from "../../src/raft/cluster-id.ts";
 import type { Entry, HardState, Snapshot } from "../../src/raft/types.ts";
@@ -47,7 +47,7 @@ export function encodeHardRecord(seq: number, h: HardState): Uint8Array {
 /** One framed record holding `e`. */
 export function encodeEntry(e: Entry): Uint8Array {
   const type = e.type === "confChange" ? 1 : 0;
-  return frameRecord(cborTuple([e.index, e.term, type], e.data) ?? cbor.encode([e.index, e.term, type, e.data]));
+  return frameRecord(encodeTuple([e.index, e.term, type], e.data, cbor));
 }
 
 function decodeEntry(payload: Uint8Array, file: string, offset: number): Entry | { hs: HardState; seq: number } {

@@ -8,9 +8,7 @@
  *
  *   npm run bench:write-path -- [--writes 60000] [--conc 256] [--warmup 30000]
  */
-import { StreamBusNode } from "../../src/node/streambus-node.ts";
-import { memoryStorage } from "../../src/testing/memory-storage.ts";
-import { MemoryNetwork } from "../../src/testing/memory-transport.ts";
+import { startMemoryNodes } from "../../src/testing/memory-nodes.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -21,16 +19,8 @@ const writes = flag("--writes", 60_000);
 const conc = flag("--conc", 256);
 const warmup = flag("--warmup", 30_000);
 
-const net = new MemoryNetwork();
-const peers = [1, 2, 3].map((id) => ({ id, addr: `mem${id}:1` }));
-const nodes = peers.map((p) => new StreamBusNode({ nodeId: p.id, peers, storage: memoryStorage(), peerTransport: net.transport() }));
-await Promise.all(nodes.map((n) => n.start()));
-const deadline = Date.now() + 10_000;
-while (!nodes.some((n) => n.raft.isLeader())) {
-  if (Date.now() > deadline) throw new Error("no leader within 10 s");
-  await new Promise((r) => setTimeout(r, 10));
-}
-const leader = nodes.find((n) => n.raft.isLeader())!;
+const { nodes, leader: leading } = await startMemoryNodes(3);
+const leader = leading();
 
 let seq = 0;
 let failed = 0;

@@ -64,6 +64,11 @@ export function cborTuple(ints: readonly number[], bytes: Uint8Array): Uint8Arra
   return out;
 }
 
+/** `[...ints, bytes]` as CBOR: written directly, or by `encoder` (cbor-x) when an integer is not a uint32. */
+export function encodeTuple(ints: readonly number[], bytes: Uint8Array, encoder: { encode(value: unknown): Uint8Array }): Uint8Array {
+  return cborTuple(ints, bytes) ?? encoder.encode([...ints, bytes]);
+}
+
 /**
  * `map` (an encoded CBOR map of fewer than 2^16 - 1 pairs, as cbor-x writes objects) with one more pair:
  * the text key `key` and the array of the already encoded `items`. Throws if `map` does not start with a map

@@ -4,7 +4,7 @@
  * StreamBusError "Invalid" and never reaches the state machine.
  */
 import { Encoder } from "cbor-x";
-import { cborTuple, withArrayField } from "../codec/cbor-tuple.ts";
+import { encodeTuple, withArrayField } from "../codec/cbor-tuple.ts";
 import { StreamBusError } from "../errors.ts";
 import type {
   ConfChange,
@@ -171,7 +171,7 @@ export function encodeMessage(m: Message, encoded?: Map<Entry, Uint8Array>): Uin
     let b = encoded?.get(e);
     if (!b) {
       const type = e.type === "normal" ? 0 : 1;
-      b = cborTuple([e.term, e.index, type], e.data) ?? cbor.encode([e.term, e.index, type, e.data]);
+      b = encodeTuple([e.term, e.index, type], e.data, cbor);
       encoded?.set(e, b);
     }
     items.push(b);

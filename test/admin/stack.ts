@@ -1,8 +1,7 @@
 /** An in-process StreamBus cluster on memory ports (MemoryNetwork + memory storage), for admin API tests. */
-import { StreamBusNode } from "../../src/node/streambus-node.ts";
-import { MemoryNetwork } from "../../src/testing/memory-transport.ts";
-import { memoryStorage } from "../../src/testing/memory-storage.ts";
-import { waitUntil } from "../helpers/net.ts";
+import type { StreamBusNode } from "../../src/node/streambus-node.ts";
+import type { MemoryNetwork } from "../../src/testing/memory-transport.ts";
+import { startMemoryNodes } from "../../src/testing/memory-nodes.ts";
 
 export interface Stack {
   nodes: StreamBusNode[];
@@ -15,26 +14,12 @@ export interface Stack {
 
 /** Starts `n` nodes with fast timeouts and waits until one leads. */
 export async function startStack(n: number, opts: { adminToken?: string; maxBodyBytes?: number } = {}): Promise<Stack> {
-  const net = new MemoryNetwork();
-  const peers = Array.from({ length: n }, (_, i) => ({ id: i + 1, addr: `mem${i + 1}:1` }));
-  const nodes = peers.map((p) => new StreamBusNode({
-    nodeId: p.id,
-    peers,
-    storage: memoryStorage(),
-    peerTransport: net.transport(),
-    raft: { electionTimeout: 300, heartbeatInterval: 50, tickInterval: 10 },
-    ...(opts.adminToken !== undefined && { adminToken: opts.adminToken }),
-    ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
-  }));
-  await Promise.all(nodes.map((x) => x.start()));
-  await waitUntil(() => nodes.some((x) => x.raft.isLeader()) && nodes.every((x) => x.raft.leaderId() !== undefined), "a leader");
+  const { nodes, net, leader, stop } = await startMemoryNodes(n, { ...opts, raft: { electionTimeout: 300, heartbeatInterval: 50, tickInterval: 10 } });
   const stack: Stack = {
     nodes,
     net,
-    leader: () => nodes.find((x) => x.raft.isLeader())!,
-    stop: async () => {
-      await Promise.all(nodes.map((x) => x.stop({ transferTimeoutMs: 200 })));
-    },
+    leader,
+    stop,
     async req(i, method, path, body, headers = {}) {
       const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
       if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);

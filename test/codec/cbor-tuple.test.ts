@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Decoder, Encoder } from "cbor-x";
-import { cborTuple, withArrayField, withBytesFieldHead } from "../../src/codec/cbor-tuple.ts";
+import { cborTuple, encodeTuple, withArrayField, withBytesFieldHead } from "../../src/codec/cbor-tuple.ts";
 import { decodeMessage, encodeMessage } from "../../src/raft/codec.ts";
 import type { Entry, Message } from "../../src/raft/types.ts";
 import { seededRandom } from "../../src/rng.ts";
@@ -30,6 +30,16 @@ test("every integer width and byte-string length round-trips through cbor-x", ()
 test("an integer cbor-tuple cannot write is refused, not written wrong", () => {
   for (const bad of [0x1_0000_0000, -1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER]) {
     expect(cborTuple([1, bad], new Uint8Array(1))).toBeUndefined();
+  }
+});
+
+test("encodeTuple writes directly when it can and hands the rest to the encoder, both decoding alike", () => {
+  const data = new Uint8Array([9, 8]);
+  expect(encodeTuple([3, 7], data, cbor)).toEqual(cborTuple([3, 7], data)!);
+  for (const big of [0x1_0000_0000, Number.MAX_SAFE_INTEGER]) {
+    const v = decoder.decode(encodeTuple([big, 1], data, cbor)) as unknown[];
+    expect(v.slice(0, 2)).toEqual([big, 1]);
+    expect(new Uint8Array(v[2] as Uint8Array)).toEqual(data);
   }
 });
 
