@@ -67,6 +67,12 @@ export class Progress {
   pendingSnapshot = 0;
   /** snapshot: highest byte offset the follower acknowledged. */
   snapAcked = 0;
+  /** snapshot: byte offset of the next chunk to send (chunks up to it are in flight or acknowledged). */
+  snapSent = 0;
+  /** snapshot: the last chunk went out (a snapshot of 0 bytes still sends one, empty). */
+  snapAllSent = false;
+  /** snapshot: offset the leader last went back to after the follower reported a gap (-1: none). */
+  snapRewoundTo = -1;
   /** snapshot: heartbeat rounds without snapshot progress (a lost chunk is resent after a while). */
   snapStall = 0;
   /** Heard from within the current election timeout (CheckQuorum). */
@@ -84,6 +90,9 @@ export class Progress {
     this.probeSent = false;
     this.pendingSnapshot = 0;
     this.snapAcked = 0;
+    this.snapSent = 0;
+    this.snapAllSent = false;
+    this.snapRewoundTo = -1;
     this.snapStall = 0;
     this.state = state;
     this.inflights.reset();

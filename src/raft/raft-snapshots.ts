@@ -1,7 +1,8 @@
 /**
  * Snapshots (etcd-raft `raft.go`): the leader streams its latest snapshot to a lagging follower in chunks,
- * resending from the last acknowledged offset when a chunk stalls; the follower reassembles and installs
- * it; and the application's snapshot compacts the log behind it.
+ * up to SNAPSHOT_WINDOW_CHUNKS ahead of the follower's acknowledgement (so a large snapshot is not one
+ * round trip per chunk), going back to the follower's offset when it reports a gap or the stream stalls;
+ * the follower reassembles and installs it; and the application's snapshot compacts the log behind it.
  */
 import { StreamBusError } from "../errors.ts";
 import { cloneConfState } from "./conf-change.ts";
@@ -10,25 +11,43 @@ import type { Raft } from "./raft.ts";
 import { updateMembership } from "./raft-membership.ts";
 import type { ConfState, Message, NodeId, Snapshot } from "./types.ts";
 
+/** Chunks in flight to one follower beyond its acknowledged offset. Links deliver in order, so a window
+ * only costs a resend of the window after a lost chunk. */
+export const SNAPSHOT_WINDOW_CHUNKS = 4;
+
 export function sendSnapshot(r: Raft, to: NodeId, pr: Progress): void {
   const s = r.snapshot;
   if (!s) return; // cannot happen: the log is only compacted behind a snapshot
   pr.becomeSnapshot(s.meta.index);
-  sendChunk(r, to, pr, 0);
+  fillSnapshotWindow(r, to, pr);
 }
 
-export function sendChunk(r: Raft, to: NodeId, pr: Progress, offset: number): void {
+/** Sends chunks from `pr.snapSent` on, until the window past the acknowledged offset is full or all went. */
+function fillSnapshotWindow(r: Raft, to: NodeId, pr: Progress): void {
   const s = r.snapshot!;
   const total = s.data.length;
-  const end = Math.min(total, offset + r.cfg.snapshotChunkSize);
-  r.send({
-    type: "snap",
-    from: r.id,
-    to,
-    term: r.term,
-    snapshot: { meta: s.meta, offset, data: s.data.subarray(offset, end), total },
-  });
+  const size = r.cfg.snapshotChunkSize;
+  while (!pr.snapAllSent && pr.snapSent < pr.snapAcked + SNAPSHOT_WINDOW_CHUNKS * size) {
+    const offset = pr.snapSent;
+    const end = Math.min(total, offset + size);
+    r.send({
+      type: "snap",
+      from: r.id,
+      to,
+      term: r.term,
+      snapshot: { meta: s.meta, offset, data: s.data.subarray(offset, end), total },
+    });
+    pr.snapSent = end;
+    pr.snapAllSent = end === total;
+  }
   pr.snapStall = 0;
+}
+
+/** Sends again from `offset` (what the follower has). */
+function rewindSnapshot(r: Raft, to: NodeId, pr: Progress, offset: number): void {
+  pr.snapSent = offset;
+  pr.snapAllSent = false;
+  fillSnapshotWindow(r, to, pr);
 }
 
 export function checkSnapshotStalls(r: Raft): void {
@@ -37,7 +56,7 @@ export function checkSnapshotStalls(r: Raft): void {
     const pr = r.prs.get(id)!;
     if (pr.state !== "snapshot" || ++pr.snapStall < limit) continue;
     // A chunk or its acknowledgement was lost: resend from what the follower confirmed.
-    if (r.snapshot && r.snapshot.meta.index === pr.pendingSnapshot) sendChunk(r, id, pr, pr.snapAcked);
+    if (r.snapshot && r.snapshot.meta.index === pr.pendingSnapshot) rewindSnapshot(r, id, pr, pr.snapAcked);
     else sendSnapshot(r, id, pr);
   }
 }
@@ -56,9 +75,17 @@ export function handleSnapResp(r: Raft, m: Message, pr: Progress): void {
     return;
   }
   const offset = m.offset ?? 0;
-  if (offset > s.data.length) return;
-  pr.snapAcked = offset;
-  if (offset < s.data.length) sendChunk(r, m.from, pr, offset);
+  if (offset > s.data.length || offset < pr.snapAcked) return; // malformed, or older than what we know
+  if (offset > pr.snapAcked) {
+    pr.snapAcked = offset;
+    pr.snapRewoundTo = -1;
+    fillSnapshotWindow(r, m.from, pr);
+  } else if (offset < pr.snapSent && pr.snapRewoundTo !== offset) {
+    // The same offset again while later chunks are out: the follower lost the chunk there and is asking
+    // for it (once per gap: the other chunks of the window bring the same answer).
+    pr.snapRewoundTo = offset;
+    rewindSnapshot(r, m.from, pr, offset);
+  }
   // offset === total: the follower installs it and answers with an appResp.
 }
 

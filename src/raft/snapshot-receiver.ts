@@ -1,7 +1,8 @@
 /**
- * Follower-side assembly of a snapshot streamed in chunks. Chunks must arrive in order (the leader sends
- * one at a time and resends from the acknowledged offset); a chunk of an older snapshot than the one being
- * assembled is ignored, a newer snapshot restarts the assembly.
+ * Follower-side assembly of a snapshot streamed in chunks. Chunks must arrive in order (links deliver in
+ * order; after a lost chunk, the ones behind it get an ack of what was received, and the leader sends
+ * again from there); a chunk of an older snapshot than the one being assembled is ignored, a newer snapshot
+ * restarts the assembly.
  */
 import type { Snapshot, SnapshotChunk, SnapshotMeta } from "./types.ts";
 

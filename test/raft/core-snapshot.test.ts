@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { isStreamBusError } from "../../src/errors.ts";
+import { SNAPSHOT_WINDOW_CHUNKS } from "../../src/raft/raft-snapshots.ts";
 import type { Message } from "../../src/raft/types.ts";
 import { Cluster, enc } from "./core-harness.ts";
 
@@ -57,6 +58,41 @@ describe("raft core: snapshots", () => {
     c.drop = (m) => m.type === "snap" && ++seen === 3;
     c.tick(30);
     expect(c.applied.get(3)).toEqual(many(30));
+  });
+
+  test("the leader keeps a window of chunks in flight, not one per round trip", () => {
+    const c = new Cluster([1, 2, 3], { compactionOverhead: 0, snapshotChunkSize: 16 });
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, ...many(30));
+    const snap = c.snapshot(1);
+    expect(snap.data.length).toBeGreaterThan(SNAPSHOT_WINDOW_CHUNKS * 16);
+    c.heal();
+    c.drop = (m) => m.type === "snapResp"; // no acknowledgement comes back
+    c.delivered = [];
+    c.tick(2);
+    const chunks = c.delivered.filter((m) => m.type === "snap");
+    expect(chunks.map((m) => m.snapshot!.offset)).toEqual(Array.from({ length: SNAPSHOT_WINDOW_CHUNKS }, (_, i) => i * 16));
+    c.drop = () => false;
+    c.tick(30);
+    expect(c.applied.get(3)).toEqual(many(30));
+  });
+
+  test("a chunk lost inside the window is sent again as soon as the follower reports the gap", () => {
+    const c = new Cluster([1, 2, 3], { compactionOverhead: 0, snapshotChunkSize: 16 });
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, ...many(30));
+    const snap = c.snapshot(1);
+    c.heal();
+    let seen = 0;
+    c.drop = (m) => m.type === "snap" && ++seen === 2;
+    c.delivered = [];
+    c.tick(2); // well before a stall would resend anything
+    expect(c.applied.get(3)).toEqual(many(30));
+    const chunks = Math.ceil(snap.data.length / 16);
+    const sent = c.delivered.filter((m) => m.type === "snap").length;
+    expect(sent).toBeLessThanOrEqual(chunks + SNAPSHOT_WINDOW_CHUNKS); // one window again, not one per gap report
   });
 
   test("a stale snapshot is ignored: the follower reports its commit and keeps its state", () => {
