@@ -6,6 +6,15 @@ import { Cluster, enc } from "./core-harness.ts";
 
 const many = (n: number, p = "e") => Array.from({ length: n }, (_, i) => `${p}${i}`);
 
+/** Node 3 misses 30 entries that node 1 then compacts behind a snapshot (sent in 16-byte chunks). */
+function lagging() {
+  const c = new Cluster([1, 2, 3], { compactionOverhead: 0, snapshotChunkSize: 16 });
+  c.elect(1);
+  c.isolate(3);
+  c.propose(1, ...many(30));
+  return { c, snap: c.snapshot(1) };
+}
+
 describe("raft core: snapshots", () => {
   test("createSnapshot compacts the log, keeping compactionOverhead entries", () => {
     const c = new Cluster([1, 2, 3], { compactionOverhead: 5 });
@@ -28,11 +37,7 @@ describe("raft core: snapshots", () => {
   });
 
   test("a lagging follower receives the snapshot in chunks and catches up", () => {
-    const c = new Cluster([1, 2, 3], { compactionOverhead: 0, snapshotChunkSize: 16 });
-    c.elect(1);
-    c.isolate(3);
-    c.propose(1, ...many(30));
-    const snap = c.snapshot(1);
+    const { c, snap } = lagging();
     expect(c.node(1).status().firstIndex).toBe(snap.meta.index + 1);
     c.heal();
     c.delivered = [];
@@ -48,11 +53,7 @@ describe("raft core: snapshots", () => {
   });
 
   test("a lost chunk is resent after a stall and the transfer completes", () => {
-    const c = new Cluster([1, 2, 3], { compactionOverhead: 0, snapshotChunkSize: 16 });
-    c.elect(1);
-    c.isolate(3);
-    c.propose(1, ...many(30));
-    c.snapshot(1);
+    const { c } = lagging();
     c.heal();
     let seen = 0;
     c.drop = (m) => m.type === "snap" && ++seen === 3;
@@ -61,11 +62,7 @@ describe("raft core: snapshots", () => {
   });
 
   test("the leader keeps a window of chunks in flight, not one per round trip", () => {
-    const c = new Cluster([1, 2, 3], { compactionOverhead: 0, snapshotChunkSize: 16 });
-    c.elect(1);
-    c.isolate(3);
-    c.propose(1, ...many(30));
-    const snap = c.snapshot(1);
+    const { c, snap } = lagging();
     expect(snap.data.length).toBeGreaterThan(SNAPSHOT_WINDOW_CHUNKS * 16);
     c.heal();
     c.drop = (m) => m.type === "snapResp"; // no acknowledgement comes back
@@ -79,11 +76,7 @@ describe("raft core: snapshots", () => {
   });
 
   test("a chunk lost inside the window is sent again as soon as the follower reports the gap", () => {
-    const c = new Cluster([1, 2, 3], { compactionOverhead: 0, snapshotChunkSize: 16 });
-    c.elect(1);
-    c.isolate(3);
-    c.propose(1, ...many(30));
-    const snap = c.snapshot(1);
+    const { c, snap } = lagging();
     c.heal();
     let seen = 0;
     c.drop = (m) => m.type === "snap" && ++seen === 2;
