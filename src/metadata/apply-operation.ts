@@ -69,7 +69,11 @@ function keptStatus(old: BrokerRecord | undefined): BrokerStatus {
   return old?.status === "ALIVE" || old?.status === "DRAINING" ? old.status : "STARTING";
 }
 
-/** Applies one validated operation, appending its events; throws StreamBusError (state untouched) to reject. */
+/**
+ * Applies one validated operation, appending its events; throws StreamBusError (state untouched) to reject.
+ * A result may share records with the state (they are replaced, never changed in place): the FSM copies a
+ * result before it hands it out. Events get copies, as listeners receive them directly.
+ */
 export function applyOperation(s: MetadataState, op: Operation, events: MetadataEvent[]): Applied {
   switch (op.type) {
     case "registerBroker": {
@@ -86,7 +90,7 @@ export function applyOperation(s: MetadataState, op: Operation, events: Metadata
       rec.statusChangedAt = old && old.status === status ? old.statusChangedAt : op.at;
       s.brokers.set(rec.id, rec);
       events.push({ type: old ? "brokerUpdated" : "brokerAdded", broker: cloneBroker(rec) });
-      return { value: { broker: cloneBroker(rec), created: !old }, placementsChanged: false };
+      return { value: { broker: rec, created: !old }, placementsChanged: false };
     }
     case "unregisterBroker": {
       broker(s, op.brokerId);
@@ -110,7 +114,7 @@ export function applyOperation(s: MetadataState, op: Operation, events: Metadata
       if (p.lastHeartbeat !== undefined) rec.lastHeartbeat = p.lastHeartbeat;
       s.brokers.set(rec.id, rec);
       events.push({ type: "brokerUpdated", broker: cloneBroker(rec) });
-      return { value: { broker: cloneBroker(rec) }, placementsChanged: false };
+      return { value: { broker: rec }, placementsChanged: false };
     }
     case "updateBrokerStatus": {
       const old = broker(s, op.brokerId);
@@ -123,7 +127,7 @@ export function applyOperation(s: MetadataState, op: Operation, events: Metadata
         events.push({ type: "brokerStatusChanged", broker: cloneBroker(rec), previous: old.status });
       }
       s.brokers.set(rec.id, rec);
-      return { value: { broker: cloneBroker(rec), previous: old.status }, placementsChanged: false };
+      return { value: { broker: rec, previous: old.status }, placementsChanged: false };
     }
     case "createTopic": {
       if (s.topics.has(op.name)) reject("Conflict", `topic "${op.name}" already exists`, { topic: op.name });
