@@ -15,11 +15,13 @@ import { type Clock, every, systemClock } from "../ports/clock.ts";
 import type { Storage } from "../ports/storage.ts";
 import type { Transport } from "../ports/transport.ts";
 import { type Random, seededRandom } from "../rng.ts";
-import { foundingClusterId } from "./cluster-id.ts";
 import { allMembers } from "./conf-change.ts";
 import { electionTicks, validateConfig } from "./config.ts";
 import { Applier } from "./node-apply.ts";
 import { wrapProposal } from "./node-frames.ts";
+import { NodeClusterId } from "./node-cluster-id.ts";
+import { FastFailover } from "./node-failover.ts";
+import { hex, ReadBarriers } from "./node-reads.ts";
 import { NodeCounters, type RaftNodeMetrics } from "./node-metrics.ts";
 import { PendingRequests, type ProposeResult } from "./node-requests.ts";
 import { PeerBook } from "./node-peers.ts";
@@ -28,7 +30,7 @@ import { MessageWire } from "./node-wire.ts";
 import { type RpcCallOptions, type RpcHandler, RpcMux } from "./node-rpc.ts";
 import { RawNode, type RaftStatus } from "./raw-node.ts";
 import { ProposalPacer } from "./proposal-pacer.ts";
-import type { ConfChange, ConfState, InitialState, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
+import type { ConfChange, ConfState, RaftConfig, Ready, Role, StateMachine } from "./types.ts";
 
 
 export type { ProposeResult } from "./node-requests.ts";
@@ -89,14 +91,12 @@ export class RaftNode {
   private readonly peers: PeerBook;
   private readonly applier: Applier;
   private nextRequestId = 1;
-  private nextReadId = 1;
   private lastLead = 0;
   private readonly advanceTicks: boolean;
   /** The core's status, computed at most once between two inputs to the core (RawNode.status() copies a lot). */
   private statusCache: RaftStatus | undefined;
-  private clusterIdValue: string | undefined;
-  /** The read barrier whose ReadIndex has not reached the core yet: later barriers share it. */
-  private readBatch: { timeoutMs: number; promise: Promise<void> } | undefined;
+  private readonly cluster: NodeClusterId;
+  private readonly reads: ReadBarriers;
   /** Lead and role as of the last Ready (a change always comes with one, as softState). */
   private coreLead = 0;
   private coreRole: Role = "follower";
@@ -104,7 +104,7 @@ export class RaftNode {
   private snapshotFailedAt = 0;
   private stopTicker: (() => void) | undefined;
   private stopPeerDown: (() => void) | undefined;
-  private fastCampaignTimer: unknown;
+  private readonly failover: FastFailover;
   /** True between rawNode.ready() and advance(): inputs to the core wait in the inbox meanwhile. */
   private busy = false;
   private readonly inbox: (() => void)[] = [];
@@ -158,6 +158,24 @@ export class RaftNode {
       this.counters,
       DEFAULT_TIMEOUT_MS,
     );
+    this.cluster = new NodeClusterId(this.storage, this.logger);
+    this.reads = new ReadBarriers({
+      pending: this.pending,
+      incarnation: () => this.applier.incarnation,
+      retryMs: config.electionTimeout,
+      noLeaderNow: () => this.busy && this.raw!.lead === 0,
+      noLeader: () => this.noLeader(),
+      exec: (fn) => this.exec(fn),
+    });
+    this.failover = new FastFailover({
+      clock: this.clock,
+      random: this.random,
+      logger: this.logger,
+      heartbeatInterval: config.heartbeatInterval,
+      view: () => (this.state === "running" && this.raw ? { role: this.raw.role, lead: this.raw.lead } : undefined),
+      forgetLeader: () => this.exec((raw) => raw.forgetLeader()),
+      campaign: () => this.exec((raw) => raw.campaign()),
+    });
   }
 
   /** The address the transport listens on, when it differs from this node's entry in config.peers. */
@@ -192,14 +210,14 @@ export class RaftNode {
       ? this.config.peers.filter((p) => p.id !== this.id)
       : this.peers.peers(conf);
     this.peers.started(members);
-    this.clusterIdValue = initial.clusterId ?? (await this.foundingClusterId(initial));
+    await this.cluster.load(initial, this.config);
     this.checkStillStarting();
     await this.transport.start(self, members, (from, frame) => this.wire.onFrame(from, frame), {
-      clusterId: this.clusterIdValue,
-      onClusterId: (id) => this.learnClusterId(id),
+      clusterId: this.cluster.value,
+      onClusterId: (id) => this.cluster.learn(id),
     });
     this.checkStillStarting();
-    this.stopPeerDown = this.transport.onPeerDown?.((id) => this.leaderLinkDown(id));
+    this.stopPeerDown = this.transport.onPeerDown?.((id) => this.failover.linkDown(id));
     this.state = "running";
     if (this.advanceTicks && this.config.preVote && this.config.peers.length > 1) {
       // Leaves between 1 tick and one election timeout before the first (pre-)campaign.
@@ -217,7 +235,7 @@ export class RaftNode {
     this.state = "stopped";
     this.stopTicker?.();
     this.stopPeerDown?.();
-    this.clock.clearTimeout(this.fastCampaignTimer);
+    this.failover.cancel();
     this.failAll(new StreamBusError("Unavailable", `RaftNode ${this.id} stopped before the operation completed`));
     if (!wasStarted) return;
     // A write stuck in storage must not hang stop() forever.
@@ -266,47 +284,7 @@ export class RaftNode {
    */
   readBarrier(opts: ProposeOptions = {}): Promise<void> {
     if (this.state !== "running") return Promise.reject(NOT_RUNNING());
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    // Barriers that start before the pending one's ReadIndex reaches the core share it (as etcd batches
-    // reads): its read point is taken after they started, so it serves them all.
-    if (this.readBatch?.timeoutMs === timeoutMs) return this.readBatch.promise;
-    const batch = { timeoutMs, promise: undefined as unknown as Promise<void> };
-    this.readBatch = batch;
-    batch.promise = this.issueReadBarrier(timeoutMs, () => {
-      if (this.readBatch === batch) this.readBatch = undefined;
-    });
-    if (this.readBatch === batch) {
-      // Settled without reaching the core (failed fast): nothing may join it any more.
-      void batch.promise.then(() => this.closeReadBatch(batch), () => this.closeReadBatch(batch));
-    }
-    return batch.promise;
-  }
-
-  private closeReadBatch(batch: { timeoutMs: number; promise: Promise<void> }): void {
-    if (this.readBatch === batch) this.readBatch = undefined;
-  }
-
-  private issueReadBarrier(timeoutMs: number, reachedCore: () => void): Promise<void> {
-    const ctx = new Uint8Array(8);
-    const dv = new DataView(ctx.buffer);
-    dv.setUint32(0, this.applier.incarnation);
-    dv.setUint32(4, this.nextReadId);
-    this.nextReadId = this.nextReadId + 1 >= U32 ? 1 : this.nextReadId + 1;
-    return this.pending.read(hex(ctx), timeoutMs, this.config.electionTimeout, (first, fail) => {
-      if (first && this.busy && this.raw!.lead === 0) {
-        reachedCore();
-        return fail(this.noLeader());
-      }
-      this.exec((raw) => {
-        reachedCore();
-        try {
-          raw.readIndex(ctx);
-        } catch (e) {
-          // A retry that finds no leader just waits for the next one; only the first attempt fails fast.
-          if (first) fail(e);
-        }
-      });
-    });
+    return this.reads.barrier(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
 
   isLeader(): boolean {
@@ -329,40 +307,18 @@ export class RaftNode {
       const conf: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
       return {
         id: this.id, term: 0, vote: 0, commit: 0, applied: 0, lead: 0, role: "follower", conf, lastIndex: 0, firstIndex: 0,
-        snapshotIndex: 0, leadTransferee: 0, addrs: {}, leaderId: undefined, running: false, clusterId: this.clusterIdValue,
+        snapshotIndex: 0, leadTransferee: 0, addrs: {}, leaderId: undefined, running: false, clusterId: this.cluster.value,
       };
     }
     return {
       ...this.raw.status(), applied: this.applier.applied, leaderId: this.leaderId(), running: this.state === "running",
-      clusterId: this.clusterIdValue,
+      clusterId: this.cluster.value,
     };
   }
 
   /** The cluster this node belongs to; undefined while a joining node has not heard from a member yet. */
   get clusterId(): string | undefined {
-    return this.clusterIdValue;
-  }
-
-  /**
-   * A founding member (no state yet, not joining) derives the cluster id from its peers and token, like
-   * every other founding member, and stores it. Otherwise it stays unknown until a peer presents it.
-   */
-  private async foundingClusterId(initial: InitialState): Promise<string | undefined> {
-    const fresh = initial.hardState.term === 0 && initial.entries.length === 0 && !initial.snapshot;
-    if (!fresh || this.config.join || this.config.peers.length === 0) return undefined;
-    const id = await foundingClusterId(this.config.peers, this.config.clusterToken);
-    await this.storage.setClusterId?.(id);
-    this.logger.info("raft.cluster_founded", { clusterId: id });
-    return id;
-  }
-
-  /** A peer's handshake told this node its cluster id: keep it from now on. */
-  private learnClusterId(id: string): void {
-    if (this.clusterIdValue !== undefined) return;
-    this.clusterIdValue = id;
-    this.logger.info("raft.cluster_id_learned", { clusterId: id });
-    // Losing this write only means learning the id again after a restart: nothing waits on it.
-    this.storage.setClusterId?.(id).catch((e) => this.logger.warn("raft.cluster_id_store_failed", { clusterId: id, error: e }));
+    return this.cluster.value;
   }
 
   /** Calls `fn` with the new leader id (undefined: none known) whenever it changes; returns an unsubscribe. */
@@ -646,35 +602,6 @@ export class RaftNode {
     this.pending.checkWaiters();
   }
 
-  /**
-   * Fast failover: the transport saw the link to our leader drop (a killed process's sockets close at
-   * once). Forget the leader and campaign through PreVote after a short random delay, instead of waiting
-   * out an election timeout in [T, 2T). Safe: a voter still hearing from a live leader refuses the
-   * pre-vote, and a heartbeat from a live leader restores the lead. Retried a few times (a split vote, a
-   * peer that had not noticed yet) while no leader is known; the normal election timeout stays the backstop.
-   */
-  private leaderLinkDown(id: number): void {
-    const st = this.raw?.status();
-    if (this.state !== "running" || !st || st.role !== "follower" || st.lead !== id) return;
-    this.logger.info("raft.leader_link_down", { leader: id });
-    this.exec((raw) => raw.forgetLeader());
-    this.clock.clearTimeout(this.fastCampaignTimer);
-    this.fastCampaign(0);
-  }
-
-  private fastCampaign(attempt: number): void {
-    const hb = this.config.heartbeatInterval;
-    // Spread over two heartbeats so the two followers of a 3-node cluster rarely split the vote.
-    const delay = Math.round(hb / 4 + this.random.next() * 2 * hb);
-    this.fastCampaignTimer = this.clock.setTimeout(() => {
-      this.fastCampaignTimer = undefined;
-      const st = this.raw?.status();
-      if (this.state !== "running" || !st || st.lead !== 0 || st.role === "leader") return;
-      this.exec((raw) => raw.campaign());
-      if (attempt < 3) this.fastCampaign(attempt + 1);
-    }, delay);
-  }
-
   /** stop() during start() wins: the start fails instead of bringing a stopped node back. */
   private checkStillStarting(): void {
     if ((this.state as string) !== "starting") {
@@ -701,12 +628,4 @@ export class RaftNode {
     this.failAll(new StreamBusError("Unavailable", `RaftNode ${this.id} halted: ${(e as Error)?.message ?? e}`));
     void this.transport.stop().catch(() => {});
   }
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function hex(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
-  return s;
 }
