@@ -20,13 +20,22 @@ export function checkClusterId(id: string): string {
 }
 
 /**
- * The id of a cluster founded by `peers` with `token`: the first 8 bytes of a SHA-256 over both, in hex.
- * Independent of the order peers are listed in. Two clusters founded on the same addresses need different
- * tokens to tell them apart.
+ * The id of a cluster founded by `peers` with `token`: a 64-bit FNV-1a hash of both, in hex. Independent of
+ * the order peers are listed in. Two clusters founded on the same addresses need different tokens to tell
+ * them apart. (An identifier, not a secret: the cluster secret authenticates links.)
  */
-export async function foundingClusterId(peers: readonly Peer[], token = ""): Promise<string> {
+export function foundingClusterId(peers: readonly Peer[], token = ""): string {
   const members = [...peers].sort((a, b) => a.id - b.id).map((p) => `${p.id}=${p.addr}`);
-  const text = `streambus-cluster-v1\n${token}\n${members.join("\n")}`;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return [...digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return fnv1a64(new TextEncoder().encode(`streambus-cluster-v1\n${token}\n${members.join("\n")}`));
+}
+
+const FNV_OFFSET = 0xcbf29ce484222325n;
+const FNV_PRIME = 0x100000001b3n;
+const MASK64 = 0xffffffffffffffffn;
+
+/** FNV-1a over `bytes`, 64 bits, as 16 hex digits. */
+function fnv1a64(bytes: Uint8Array): string {
+  let h = FNV_OFFSET;
+  for (const b of bytes) h = ((h ^ BigInt(b)) * FNV_PRIME) & MASK64;
+  return h.toString(16).padStart(16, "0");
 }

@@ -18,7 +18,7 @@ export class NodeClusterId {
     this.value = initial.clusterId;
     const fresh = initial.hardState.term === 0 && initial.entries.length === 0 && !initial.snapshot;
     if (this.value !== undefined || !fresh || config.join || config.peers.length === 0) return;
-    const id = await foundingClusterId(config.peers, config.clusterToken);
+    const id = foundingClusterId(config.peers, config.clusterToken);
     await this.storage.setClusterId?.(id);
     this.value = id;
     this.logger.info("raft.cluster_founded", { clusterId: id });
