@@ -268,7 +268,8 @@ export class PeerLink {
   private clusterConflict(theirs: string | undefined): string | undefined {
     const ours = this.host.clusterId();
     if (theirs === undefined || ours === undefined || theirs === ours) return undefined;
-    return `node ${this.peerId} belongs to cluster ${theirs}, but this node (${this.host.selfId}) to cluster ${ours}`;
+    return `node ${this.peerId} belongs to cluster ${theirs}, but this node (${this.host.selfId}) to cluster ${ours} ` +
+      "(a node added to a running cluster must start with join; founding members need the same peers and token)";
   }
 
   private sendControl(msg: ControlMessage): void {

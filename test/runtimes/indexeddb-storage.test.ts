@@ -14,6 +14,20 @@ runStorageConformance("indexeddb (fake-indexeddb)", () => {
   };
 });
 
+/** Changes a storage's database behind its back, in one transaction. */
+function tamper(name: string, change: (store: IDBObjectStore) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onsuccess = () => {
+      const tx = req.result.transaction("raft", "readwrite");
+      change(tx.objectStore("raft"));
+      tx.oncomplete = () => (req.result.close(), resolve());
+      tx.onerror = () => reject(tx.error);
+    };
+    req.onerror = () => reject(req.error);
+  });
+}
+
 /** Web Locks as browsers grant them with ifAvailable: a held name gives the callback null. */
 class FakeLocks implements LockManagerLike {
   readonly held = new Set<string>();
@@ -58,19 +72,21 @@ test("a database open in one tab is refused to another until the first closes; a
   await broken.open();
   await broken.append(makeEntries(1, 4, 1));
   await broken.close();
-  await new Promise<void>((resolve, reject) => {
-    const req = indexedDB.open("streambus-tabs", 1);
-    req.onsuccess = () => {
-      const tx = req.result.transaction("raft", "readwrite");
-      tx.objectStore("raft").delete(2);
-      tx.oncomplete = () => (req.result.close(), resolve());
-      tx.onerror = () => reject(tx.error);
-    };
-    req.onerror = () => reject(req.error);
-  });
+  await tamper("streambus-tabs", (store) => store.delete(2));
   const corrupt = await indexedDbStorage("streambus-tabs", { locks: tabs }).open().then(() => undefined, (e) => e);
   expect(isStreamBusError(corrupt, "Corrupt")).toBe(true);
   expect(tabs.held.size).toBe(0);
+});
+
+test("a stored cluster id that is not one makes open fail with Corrupt", async () => {
+  const s = indexedDbStorage("streambus-bad-cluster");
+  await s.open();
+  await s.setClusterId("0123456789abcdef");
+  await s.close();
+  await tamper("streambus-bad-cluster", (store) => store.put({ not: "an id" }, "clusterId"));
+  const err = await indexedDbStorage("streambus-bad-cluster").open().then(() => undefined, (e) => e);
+  expect(isStreamBusError(err, "Corrupt")).toBe(true);
+  expect((err as Error).message).toContain("cluster id");
 });
 
 test("every read-write transaction asks for strict durability", async () => {
