@@ -2,6 +2,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { foundingClusterId } from "../../src/raft/cluster-id.ts";
 import { freePort, http, NodeProc, ProcCluster, waitFor } from "./harness.ts";
 import { failover, registerAndCreateTopic } from "./scenarios.ts";
 
@@ -143,7 +144,13 @@ test("a node of another cluster is refused: every link checks the cluster id tha
     stranger.start();
     await stranger.ready();
     await waitFor(() => target.lines.some((l) => l.includes('"reason":"wrong-cluster"')), "node 2 to refuse the stranger's link");
-    expect((await http(port, "GET", "/v1/cluster")).body.clusterId).not.toBe(ids[0]);
+    // Its id comes from its own --peers and --cluster-token.
+    const strangerPeers = [{ id: 1, addr: `127.0.0.1:${port}` }, { id: 2, addr: `127.0.0.1:${target.port}` }];
+    // (A stale read: the stranger's cluster of two, with node 2 refusing it, never elects a leader.)
+    const strangerId = (await http(port, "GET", "/v1/cluster?consistency=stale")).body.clusterId;
+    expect(strangerId).toBe(foundingClusterId(strangerPeers, "another"));
+    expect(strangerId).not.toBe(foundingClusterId(strangerPeers));
+    expect(strangerId).not.toBe(ids[0]);
     expect((await http(leader.port, "POST", "/v1/brokers", { id: 7, host: "h", port: 7 })).status).toBe(201);
     const metrics = await http(target.port, "GET", "/metrics");
     expect(String(metrics.body)).toMatch(/streambus_transport_rejected_frames_total\{reason="wrong-cluster"\} [1-9]/);
