@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run cluster`: three local StreamBus nodes (Bun) on 127.0.0.1:19001-19003, data under ./data/node-<id>,
-// with each node's JSON log lines printed as readable lines prefixed by the node. Ctrl-C stops all three
-// gracefully (the leader hands over first).
+// `npm run cluster`: three local StreamBus nodes (Bun) on 127.0.0.1:19001-19003, data under
+// ./data/cluster/node-<id> (apart from `npm start`'s one-node cluster in ./data/node-1, whose log would make
+// node 1 a cluster of its own), with each node's JSON log lines printed as readable lines prefixed by the
+// node. Ctrl-C stops all three gracefully (the leader hands over first).
 //   node scripts/cluster.mjs [--runtime bun|deno|node] [--nodes 3] [--base-port 19001] [extra flags for every node]
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -23,7 +24,7 @@ const bin = (name) => join("node_modules", ".bin", name);
 const peers = Array.from({ length: count }, (_, i) => `${i + 1}=127.0.0.1:${basePort + i}`).join(",");
 
 function command(id) {
-  const flags = ["--id", String(id), "--peers", peers, ...args];
+  const flags = ["--id", String(id), "--peers", peers, "--data-dir", join("data", "cluster", `node-${id}`), ...args];
   if (runtime === "bun") return [bin("bun"), ["run", "runtimes/bun/node.ts", ...flags]];
   if (runtime === "deno") return [bin("deno"), ["run", "-A", "runtimes/deno/node.ts", ...flags]];
   if (runtime === "node") {
