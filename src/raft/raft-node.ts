@@ -2,7 +2,8 @@
  * RaftNode: the driver around the pure Raft core. It owns the I/O the core leaves out: it ticks the core on
  * a clock, persists each Ready before releasing its messages (node-persist.ts), sends frames over the
  * transport (node-wire.ts), applies committed entries to the application's state machine, takes snapshots,
- * and tracks proposals, reads, membership changes and app RPCs until they complete.
+ * and tracks proposals, reads (node-reads.ts), membership changes and app RPCs until they complete. It
+ * campaigns early when its leader's link drops (node-failover.ts) and keeps its cluster id (node-cluster-id.ts).
  *
  * @example
  * const node = new RaftNode(config, fsm, { storage: memoryStorage(), transport: network.transport() });
