@@ -178,6 +178,14 @@ const PROPOSAL_MAGIC = 0xb5;
 const PROPOSAL_VERSION = 1;
 const PROPOSAL_HEADER = 14;
 
+/** 2^32: incarnations, request ids and read ids are u32s. */
+export const U32 = 0x1_0000_0000;
+
+/** The id after `id` in 1..2^32-1 (ids wrap around, skipping 0). */
+export function nextU32Id(id: number): number {
+  return id + 1 >= U32 ? 1 : id + 1;
+}
+
 /** Who proposed an entry: node id, the proposer's incarnation (changes per start) and its request id. */
 export interface ProposalTag {
   proposer: number;

@@ -5,6 +5,7 @@
  * core's read state finds its waiters again (PendingRequests.read / readState).
  */
 import type { StreamBusError } from "../errors.ts";
+import { nextU32Id } from "./node-frames.ts";
 import type { PendingRequests } from "./node-requests.ts";
 import type { RawNode } from "./raw-node.ts";
 
@@ -20,8 +21,6 @@ export interface ReadBarrierHost {
   /** Runs `fn` against the core (at once, or after the Ready in flight). */
   exec(fn: (raw: RawNode) => void): void;
 }
-
-const U32 = 0x1_0000_0000;
 
 export class ReadBarriers {
   /** The barrier whose ReadIndex has not reached the core yet: later barriers share it. */
@@ -53,7 +52,7 @@ export class ReadBarriers {
     const dv = new DataView(ctx.buffer);
     dv.setUint32(0, h.incarnation());
     dv.setUint32(4, this.nextReadId);
-    this.nextReadId = this.nextReadId + 1 >= U32 ? 1 : this.nextReadId + 1;
+    this.nextReadId = nextU32Id(this.nextReadId);
     return h.pending.read(hex(ctx), timeoutMs, h.retryMs, (first, fail) => {
       if (first && h.noLeaderNow()) {
         reachedCore();

@@ -19,7 +19,7 @@ import { type Random, seededRandom } from "../rng.ts";
 import { allMembers } from "./conf-change.ts";
 import { electionTicks, validateConfig } from "./config.ts";
 import { Applier } from "./node-apply.ts";
-import { wrapProposal } from "./node-frames.ts";
+import { nextU32Id, U32, wrapProposal } from "./node-frames.ts";
 import { NodeClusterId } from "./node-cluster-id.ts";
 import { FastFailover } from "./node-failover.ts";
 import { hex, ReadBarriers } from "./node-reads.ts";
@@ -72,7 +72,6 @@ const DEFAULT_TIMEOUT_MS = 5000;
 /** How long a loaded leader may hold proposals for a fuller round (RaftConfig.proposalLingerMs). */
 export const DEFAULT_PROPOSAL_LINGER_MS = 3;
 const STOP_WAIT_MS = 5000;
-const U32 = 0x1_0000_0000;
 const NOT_RUNNING = () => new StreamBusError("Unavailable", "the Raft node is not running (not started yet, or stopped)");
 
 export class RaftNode {
@@ -260,7 +259,7 @@ export class RaftNode {
     if (this.state !== "running") return Promise.reject(NOT_RUNNING());
     if (!(data instanceof Uint8Array)) return Promise.reject(new StreamBusError("Invalid", "propose() takes a Uint8Array"));
     const requestId = this.nextRequestId;
-    this.nextRequestId = this.nextRequestId + 1 >= U32 ? 1 : this.nextRequestId + 1;
+    this.nextRequestId = nextU32Id(requestId);
     const wrapped = wrapProposal({ proposer: this.id, incarnation: this.applier.incarnation, requestId }, data);
     const { promise, fail } = this.pending.proposal(requestId, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.decoded);
     // While a Ready is in flight the proposal waits in the inbox; without a leader it would only fail later.
