@@ -15,7 +15,7 @@
 import { getMany, promisifyRequest, type UseStore } from "idb-keyval";
 import { StreamBusError } from "../../src/errors.ts";
 import type { Storage } from "../../src/ports/storage.ts";
-import { checkClusterId, isClusterId } from "../../src/raft/cluster-id.ts";
+import { checkClusterId, storedClusterId } from "../../src/raft/cluster-id.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
 import { checkCompact, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
 import { MirroredLogStorage } from "../../src/storage/mirrored-log.ts";
@@ -92,7 +92,6 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
   private store?: ReturnType<typeof strictStore>;
   private unlock: (() => void) | undefined;
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
-  private clusterId: string | undefined;
   private pending: { ops: Op[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing?: Promise<void>;
   private failure?: unknown;
@@ -118,12 +117,10 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
       ));
     }
     this.store = strictStore(this.name);
+    let clusterId: string | undefined;
     try {
-      const [hard, snap, clusterId] = await getMany<unknown>(["hardState", "snapshot", "clusterId"], this.store.use);
-      if (clusterId !== undefined && !isClusterId(clusterId)) {
-        throw new StreamBusError("Corrupt", `IndexedDB "${this.name}": the stored cluster id ${JSON.stringify(clusterId)} is not one`);
-      }
-      this.clusterId = clusterId;
+      const [hard, snap, storedId] = await getMany<unknown>(["hardState", "snapshot", "clusterId"], this.store.use);
+      if (storedId !== undefined) clusterId = storedClusterId(storedId, `IndexedDB "${this.name}"`);
       // Only the number keys (log entries), in key order; the snapshot was read above.
       const [keys, values] = await this.store.use("readonly", (store) =>
         Promise.all([promisifyRequest(store.getAllKeys(keysFrom(-Infinity))), promisifyRequest(store.getAll(keysFrom(-Infinity)))]),
@@ -150,14 +147,13 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
       hardState: { ...this.hard },
       snapshot: this.snap && copySnapshot(this.snap),
       entries: this.log.map(copyEntry),
-      ...(this.clusterId !== undefined && { clusterId: this.clusterId }),
+      ...(clusterId !== undefined && { clusterId }),
     };
   }
 
   async setClusterId(id: string): Promise<void> {
     this.check();
-    this.clusterId = checkClusterId(id);
-    return this.commit([{ put: "clusterId", value: id }]);
+    return this.commit([{ put: "clusterId", value: checkClusterId(id) }]);
   }
 
   async append(entries: Entry[]): Promise<void> {

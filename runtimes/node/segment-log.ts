@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { Encoder } from "cbor-x";
 import { encodeTuple } from "../../src/codec/cbor-tuple.ts";
 import { StreamBusError } from "../../src/errors.ts";
-import { isClusterId } from "../../src/raft/cluster-id.ts";
+import { storedClusterId } from "../../src/raft/cluster-id.ts";
 import type { Entry, HardState, Snapshot } from "../../src/raft/types.ts";
 import { frameRecord, removeFile, scanRecords, singleRecord, syncDir } from "./record-file.ts";
 
@@ -145,9 +145,7 @@ export async function recoverLog(dir: string): Promise<RecoveredLog> {
     }
     if (names.includes(CLUSTER_ID_FILE)) {
       const path = join(dir, CLUSTER_ID_FILE);
-      const id = new TextDecoder().decode(singleRecord(await readFile(path), path));
-      if (!isClusterId(id)) throw new StreamBusError("Corrupt", `${path}: "${id}" is not a cluster id`, { file: path });
-      r.clusterId = id;
+      r.clusterId = storedClusterId(new TextDecoder().decode(singleRecord(await readFile(path), path)), path, { file: path });
     }
     if (names.includes("snapshot")) {
       const path = join(dir, "snapshot");

@@ -6,6 +6,7 @@
  * cluster (see the transport's handshake).
  */
 import { StreamBusError } from "../errors.ts";
+import type { ClusterIdentity } from "../ports/transport.ts";
 import type { Peer } from "./types.ts";
 
 /** A cluster id as the handshake carries it: 1 to 64 letters, digits, ".", "_" or "-". */
@@ -17,6 +18,28 @@ export function isClusterId(x: unknown): x is string {
 export function checkClusterId(id: string): string {
   if (!isClusterId(id)) throw new StreamBusError("Invalid", `${JSON.stringify(id)} is not a cluster id (1 to 64 of A-Z a-z 0-9 . _ -)`);
   return id;
+}
+
+/** A cluster id read back from storage; throws StreamBusError "Corrupt" naming `where` if it is not one. */
+export function storedClusterId(value: unknown, where: string, details: Record<string, unknown> = {}): string {
+  if (!isClusterId(value)) throw new StreamBusError("Corrupt", `${where}: stored ${JSON.stringify(value)} is not a cluster id`, details);
+  return value;
+}
+
+/** Whether nodes naming clusters `a` and `b` may link: unless both ids are known and differ. */
+export function clustersAgree(a: string | undefined, b: string | undefined): boolean {
+  return a === undefined || b === undefined || a === b;
+}
+
+/**
+ * A transport's side of learning: a node without a cluster id takes `id` (from a peer's handshake) and
+ * tells its owner. Returns false when it already had one (it keeps that one).
+ */
+export function learnClusterId(identity: ClusterIdentity, id: string): boolean {
+  if (identity.clusterId !== undefined) return false;
+  identity.clusterId = id;
+  identity.onClusterId?.(id);
+  return true;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ClusterIdentity, FrameHandler, Transport } from "../ports/transport.ts";
+import { clustersAgree, learnClusterId } from "../raft/cluster-id.ts";
 import type { NodeId, Peer } from "../raft/types.ts";
 import type { Random } from "../rng.ts";
 
@@ -132,9 +133,9 @@ export class MemoryNetwork {
 /** Whether two nodes may exchange frames; one without a cluster id learns the other's (as at a handshake). */
 function sameCluster(a: MemoryTransport | undefined, b: MemoryTransport): boolean {
   const x = a?.cluster.clusterId, y = b.cluster.clusterId;
-  if (x !== undefined && y !== undefined) return x === y;
-  if (x !== undefined) b.learnClusterId(x);
-  else if (y !== undefined) a?.learnClusterId(y);
+  if (!clustersAgree(x, y)) return false;
+  if (x !== undefined) learnClusterId(b.cluster, x);
+  else if (y !== undefined && a) learnClusterId(a.cluster, y);
   return true;
 }
 
@@ -177,13 +178,6 @@ export class MemoryTransport implements Transport {
 
   removePeer(id: NodeId): void {
     this.peers.delete(id);
-  }
-
-  /** @internal A peer named its cluster while this node knew none. */
-  learnClusterId(id: string): void {
-    if (this.cluster.clusterId !== undefined) return;
-    this.cluster.clusterId = id;
-    this.cluster.onClusterId?.(id);
   }
 
   /** Ids this transport can send to, ascending. */

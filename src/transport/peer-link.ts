@@ -3,6 +3,7 @@
  * DATA frames up. Anything malformed, oversized or unauthenticated closes the link with a reason.
  */
 import { isStreamBusError } from "../errors.ts";
+import { clustersAgree } from "../raft/cluster-id.ts";
 import type { NodeId } from "../raft/types.ts";
 import {
   type ControlMessage, decodeControl, encodeControl, FRAME_CONTROL, FRAME_DATA, isLoopback, randomNonce,
@@ -28,7 +29,7 @@ export interface LinkHost {
   readonly handshakeTimeoutMs: number;
   /** This node's cluster id, when known. */
   clusterId(): string | undefined;
-  /** An authenticated peer named its cluster while this node knew none: adopt it. */
+  /** An authenticated peer named its cluster: adopt it if this node knows none yet (else keep its own). */
   learnClusterId(id: string): void;
   now(): number;
   setTimer(fn: () => void, ms: number): unknown;
@@ -248,7 +249,7 @@ export class PeerLink {
     if (this.state === "closed") return;
     // Learned only now that the peer proved the secret (when there is one); checked again, as another
     // link may have taught this node a different id meanwhile.
-    if (this.peerCluster !== undefined && this.host.clusterId() === undefined) this.host.learnClusterId(this.peerCluster);
+    if (this.peerCluster !== undefined) this.host.learnClusterId(this.peerCluster);
     const wrongCluster = this.clusterConflict(this.peerCluster);
     if (wrongCluster) return this.reject("wrong-cluster", CLOSE_POLICY, wrongCluster);
     this.state = "open";
@@ -267,7 +268,7 @@ export class PeerLink {
   /** Why a peer naming cluster `theirs` cannot link here; undefined when either side has no id yet. */
   private clusterConflict(theirs: string | undefined): string | undefined {
     const ours = this.host.clusterId();
-    if (theirs === undefined || ours === undefined || theirs === ours) return undefined;
+    if (clustersAgree(ours, theirs)) return undefined;
     return `node ${this.peerId} belongs to cluster ${theirs}, but this node (${this.host.selfId}) to cluster ${ours} ` +
       "(a node added to a running cluster must start with join; founding members need the same peers and token)";
   }

@@ -16,6 +16,7 @@ import { silentLogger } from "../logger.ts";
 import { every, systemClock } from "../ports/clock.ts";
 import type { ClusterIdentity, FrameHandler, Transport } from "../ports/transport.ts";
 import type { NodeId, Peer } from "../raft/types.ts";
+import { learnClusterId } from "../raft/cluster-id.ts";
 import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { encodeData, importSecret, peerUrl } from "./link-protocol.ts";
 import { type LinkHost, type LinkSocket, PeerLink, type RejectReason } from "./peer-link.ts";
@@ -231,10 +232,7 @@ export class WebSocketTransport implements Transport {
       },
       clusterId: () => t.cluster.clusterId,
       learnClusterId: (id) => {
-        if (t.cluster.clusterId !== undefined) return;
-        t.cluster.clusterId = id;
-        t.opts.logger.info("transport.cluster_id_learned", { clusterId: id });
-        t.cluster.onClusterId?.(id);
+        if (learnClusterId(t.cluster, id)) t.opts.logger.info("transport.cluster_id_learned", { clusterId: id });
       },
       now: () => t.opts.clock.now(),
       setTimer: (fn, ms) => t.opts.clock.setTimeout(fn, ms),
