@@ -143,12 +143,7 @@ export class IndexedDbStorage extends MirroredLogStorage implements Storage {
       if (e instanceof StreamBusError) throw e;
       throw new StreamBusError("Unavailable", `IndexedDB "${this.name}" could not be read: ${String(e)}`);
     }
-    return {
-      hardState: { ...this.hard },
-      snapshot: this.snap && copySnapshot(this.snap),
-      entries: this.log.map(copyEntry),
-      ...(clusterId !== undefined && { clusterId }),
-    };
+    return this.initialState(this.hard, clusterId);
   }
 
   async setClusterId(id: string): Promise<void> {

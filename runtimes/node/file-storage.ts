@@ -25,7 +25,7 @@ import { StreamBusError } from "../../src/errors.ts";
 import type { Storage } from "../../src/ports/storage.ts";
 import { checkClusterId } from "../../src/raft/cluster-id.ts";
 import type { Entry, HardState, InitialState, Snapshot } from "../../src/raft/types.ts";
-import { checkCompact, copyEntry, copySnapshot, entriesToAppend } from "../../src/storage/log-rules.ts";
+import { checkCompact, copyEntry, entriesToAppend } from "../../src/storage/log-rules.ts";
 import { MirroredLogStorage } from "../../src/storage/mirrored-log.ts";
 import { lockDir } from "./dir-lock.ts";
 import { frameRecord, syncDir, writeFileAtomic } from "./record-file.ts";
@@ -110,12 +110,7 @@ export class FileStorage extends MirroredLogStorage implements Storage {
     this.hardSeq = r.hardSeq;
     this.hardInLog = r.hardInLog;
     this.opened = true;
-    return {
-      hardState: { ...this.hard },
-      snapshot: this.snap && copySnapshot(this.snap),
-      entries: this.log.map(copyEntry),
-      ...(r.clusterId !== undefined && { clusterId: r.clusterId }),
-    };
+    return this.initialState(this.hard, r.clusterId);
   }
 
   async setClusterId(id: string): Promise<void> {

@@ -3,7 +3,7 @@
  * file and IndexedDB storages both keep, with the Storage read methods answered from it. Subclasses own the
  * durable side and keep `first`, `log` and `snap` in step with what they persist.
  */
-import type { Entry, Snapshot } from "../raft/types.ts";
+import type { Entry, HardState, InitialState, Snapshot } from "../raft/types.ts";
 import { checkRange, copyEntry, copySnapshot } from "./log-rules.ts";
 
 export abstract class MirroredLogStorage {
@@ -39,6 +39,16 @@ export abstract class MirroredLogStorage {
   async snapshot(): Promise<Snapshot | undefined> {
     this.check();
     return this.snap && copySnapshot(this.snap);
+  }
+
+  /** What open() returns: copies of the hard state, the snapshot and the log, and the cluster id if any. */
+  protected initialState(hardState: HardState, clusterId: string | undefined): InitialState {
+    return {
+      hardState: { ...hardState },
+      snapshot: this.snap && copySnapshot(this.snap),
+      entries: this.log.map(copyEntry),
+      ...(clusterId !== undefined && { clusterId }),
+    };
   }
 
   protected last(): number {
