@@ -21,6 +21,8 @@ export interface NodeCommandOptions {
   adminToken?: string;
   /** Entries applied between snapshots (default: the Raft default, 8192). */
   snapshotThreshold?: number;
+  /** Log bytes between snapshots, as a multiple of the last snapshot's (RaftConfig.snapshotLogRatio). */
+  snapshotLogRatio?: number;
   logLevel: LogLevel;
   /** Fault suite only: serve POST /debug/partition (see src/transport/fault-injection.ts). */
   faultInjection?: boolean;
@@ -53,6 +55,9 @@ options:
                              Nodes of different clusters refuse each other's links
   --admin-token T            bearer token required on admin writes (env STREAMBUS_ADMIN_TOKEN)
   --snapshot-threshold N     entries applied between snapshots (default 8192)
+  --snapshot-log-ratio R     a snapshot also waits until the log since the last one holds R times
+                             its bytes, so a large state is not rewritten every N entries
+                             (default 4; 0: the entry count alone decides)
   --join                     join a running cluster instead of starting a new one: add the node first
                              (POST /v1/cluster/members on any member), then start it with --join and
                              --peers listing the members (for their addresses) and itself
@@ -65,7 +70,7 @@ const ALIASES: Record<string, string> = {
   "--id": "id", "--node-id": "id", "--peers": "peers", "--listen": "listen", "--raft-addr": "listen",
   "--data-dir": "dataDir", "--cluster-secret": "clusterSecret", "--admin-token": "adminToken",
   "--cluster-token": "clusterToken",
-  "--snapshot-threshold": "snapshotThreshold", "--log-level": "logLevel",
+  "--snapshot-threshold": "snapshotThreshold", "--snapshot-log-ratio": "snapshotLogRatio", "--log-level": "logLevel",
 };
 
 /** Parses argv (without the runtime and script) and the environment. Throws UsageError on bad input. */
@@ -128,6 +133,11 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     options.join = true;
   }
   if (raw.snapshotThreshold !== undefined) options.snapshotThreshold = positiveInt(raw.snapshotThreshold, "--snapshot-threshold");
+  if (raw.snapshotLogRatio !== undefined) {
+    const r = /^\d{1,6}(\.\d{1,6})?$/.test(raw.snapshotLogRatio.trim()) ? Number(raw.snapshotLogRatio) : NaN;
+    if (!Number.isFinite(r)) throw new UsageError(`--snapshot-log-ratio must be a number >= 0, got "${raw.snapshotLogRatio}"`);
+    options.snapshotLogRatio = r;
+  }
   return { kind: "run", options };
 }
 

@@ -48,7 +48,10 @@ export async function runNodeCommand(host: CommandHost): Promise<StreamBusNode |
       storage: host.storage(o.dataDir),
       logger,
       ...(o.clusterSecret !== undefined && { clusterSecret: o.clusterSecret }),
-      ...(o.clusterToken !== undefined && { raft: { clusterToken: o.clusterToken } }),
+      raft: {
+        ...(o.clusterToken !== undefined && { clusterToken: o.clusterToken }),
+        ...(o.snapshotLogRatio !== undefined && { snapshotLogRatio: o.snapshotLogRatio }),
+      },
       ...(o.adminToken !== undefined && { adminToken: o.adminToken }),
       ...(o.snapshotThreshold !== undefined && { snapshotThreshold: o.snapshotThreshold }),
       ...(o.faultInjection && { faultInjection: true }),

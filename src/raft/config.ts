@@ -20,6 +20,7 @@ export function defaultConfig(): RaftConfig {
     heartbeatInterval: 150,
     tickInterval: 50,
     snapshotThreshold: 8192,
+    snapshotLogRatio: 4,
     compactionOverhead: 1024,
     maxAppendEntries: 64,
     maxSizePerMsg: 1 << 20,
@@ -76,6 +77,9 @@ export function validateConfig(c: RaftConfig): void {
   positiveInt(c, "maxInflightMsgs");
   positiveInt(c, "snapshotChunkSize");
   nonNegativeInt(c, "maxUncommittedSize");
+  if (!(typeof c.snapshotLogRatio === "number" && Number.isFinite(c.snapshotLogRatio) && c.snapshotLogRatio >= 0)) {
+    invalid(`snapshotLogRatio must be a number >= 0 (got ${String(c.snapshotLogRatio)})`, "snapshotLogRatio");
+  }
   if (c.proposalLingerMs !== undefined && !(Number.isFinite(c.proposalLingerMs) && c.proposalLingerMs >= 0)) {
     invalid(`proposalLingerMs must be a number >= 0, got ${c.proposalLingerMs}`, "proposalLingerMs");
   }

@@ -15,6 +15,10 @@ export class Applier {
   applied = 0;
   /** Index of the last snapshot taken or installed. */
   snapshotIndex = 0;
+  /** Size of that snapshot's data, bytes. */
+  snapshotBytes = 0;
+  /** Bytes of entry data applied since that snapshot. */
+  bytesSinceSnapshot = 0;
   /** Proposals tagged with this node id and incarnation are this node's own. */
   incarnation = 0;
   private readonly listeners = new Set<(index: number) => void>();
@@ -37,6 +41,7 @@ export class Applier {
   /** Applies one committed entry; entries at or below `applied` (replays, snapshot-covered) are skipped. */
   entry(e: Entry): void {
     if (e.index <= this.applied) return;
+    this.bytesSinceSnapshot += e.data.length;
     if (e.type === "confChange") {
       this.peers.learnFromConfChange(e);
       return this.advanceTo(e.index);
@@ -67,12 +72,19 @@ export class Applier {
     if (snap.meta.index <= this.applied) return;
     for (const [id, addr] of Object.entries(snap.meta.addrs ?? {})) this.peers.set(Number(id), addr);
     this.fsm.restore(snap.data);
-    this.snapshotIndex = snap.meta.index;
+    this.snapshotTaken(snap.meta.index, snap.data.length);
     if (fromLeader) {
       this.counters.snapshotsInstalled++;
       this.logger.info("raft.snapshot_installed", { index: snap.meta.index, term: snap.meta.term });
     }
     this.advanceTo(snap.meta.index);
+  }
+
+  /** Records the snapshot at `index` (taken here or installed) as the new base for the next one. */
+  snapshotTaken(index: number, bytes: number): void {
+    this.snapshotIndex = index;
+    this.snapshotBytes = bytes;
+    this.bytesSinceSnapshot = 0;
   }
 
   private advanceTo(index: number): void {

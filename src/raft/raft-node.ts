@@ -536,11 +536,15 @@ export class RaftNode {
   }
 
 
-  /** Once snapshotThreshold entries were applied since the last snapshot, snapshot the FSM and compact. */
+  /**
+   * Once snapshotThreshold entries, holding at least snapshotLogRatio times the last snapshot's bytes, were
+   * applied since the last snapshot, snapshot the FSM and compact.
+   */
   private async maybeSnapshot(): Promise<void> {
     const a = this.applier;
     const since = Math.max(a.snapshotIndex, this.snapshotFailedAt);
     if (a.applied - since < this.config.snapshotThreshold || this.state !== "running") return;
+    if (a.bytesSinceSnapshot < this.config.snapshotLogRatio * a.snapshotBytes) return;
     const index = a.applied;
     let data: Uint8Array;
     try {
@@ -553,7 +557,7 @@ export class RaftNode {
     }
     const snap = this.raw!.createSnapshot(index, data);
     this.statusCache = undefined;
-    a.snapshotIndex = index;
+    a.snapshotTaken(index, data.length);
     await this.storage.saveSnapshot(snap);
     await this.storage.compact(snap.meta.index + 1);
     this.counters.snapshotsTaken++;

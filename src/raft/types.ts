@@ -217,6 +217,14 @@ export interface RaftConfig {
   tickInterval: number;
   /** Entries applied since the last snapshot that trigger a new snapshot and compaction. */
   snapshotThreshold: number;
+  /**
+   * A snapshot also waits until the entries applied since the last one hold at least this many times that
+   * snapshot's bytes (0: the entry count alone decides). Snapshotting costs the whole state, so with a large
+   * state a fixed count would spend more on snapshots than on the log itself; this bounds their cost to a
+   * 1/ratio share of the bytes logged, and the retained log to ratio times the state. Redis rewrites its
+   * append-only file by the same rule (auto-aof-rewrite-percentage).
+   */
+  snapshotLogRatio: number;
   /** Entries kept behind a snapshot, so slightly lagging followers avoid a full snapshot. */
   compactionOverhead: number;
   maxAppendEntries: number;

@@ -58,7 +58,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const now = () => Math.round((performance.now() - t0) * 1000) / 1000;
   const cluster = await ProcCluster.create({
     runtimes: ["bun", "bun", "bun"],
-    extraArgs: ["--fault-injection", "--snapshot-threshold", "400"],
+    extraArgs: ["--fault-injection", "--snapshot-threshold", "400", "--snapshot-log-ratio", "0"],
   });
   const rec = recorder();
   const counts = { ok: 0, failed: 0, unknown: 0 };

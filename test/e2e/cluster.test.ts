@@ -22,7 +22,7 @@ async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 test("three Bun nodes: kill -9 the leader, nothing acknowledged is lost, the node restarts and catches up from a snapshot", async () => {
-  cluster = await ProcCluster.create({ runtimes: ["bun", "bun", "bun"], extraArgs: ["--snapshot-threshold", "16"] });
+  cluster = await ProcCluster.create({ runtimes: ["bun", "bun", "bun"], extraArgs: ["--snapshot-threshold", "16", "--snapshot-log-ratio", "0"] });
   await cluster.start();
   const { snapshotInstalled } = await withLogs(() => failover(cluster!, { writesWhileDown: 40 }));
   expect(snapshotInstalled).toBe(true);

@@ -43,6 +43,13 @@ describe("node command flags", () => {
     expect(run(["--id", "1", "--cluster-secret", "flag"], { STREAMBUS_CLUSTER_SECRET: "env" }).clusterSecret).toBe("flag");
   });
 
+  test("--snapshot-log-ratio takes a number >= 0", () => {
+    expect(run(["--id", "1", "--snapshot-log-ratio", "0"]).snapshotLogRatio).toBe(0);
+    expect(run(["--id", "1", "--snapshot-log-ratio=2.5"]).snapshotLogRatio).toBe(2.5);
+    expect(run(["--id", "1"]).snapshotLogRatio).toBeUndefined();
+    for (const bad of ["-1", "x", "", "1e3"]) fails(["--id", "1", `--snapshot-log-ratio=${bad}`], "--snapshot-log-ratio must be a number >= 0");
+  });
+
   test("--join: a node added to a running cluster; it needs the members in --peers", () => {
     expect(run(["--id", "4", "--join", "--peers", "1=127.0.0.1:19001,4=127.0.0.1:19004"]).join).toBe(true);
     expect(run(["--id", "1"]).join).toBeUndefined();

@@ -106,6 +106,8 @@ describe("raft config", () => {
     ["lease reads without CheckQuorum", { leaseRead: true, checkQuorum: false }, /leaseRead requires checkQuorum/],
     ["zero maxAppendEntries", { maxAppendEntries: 0 }, /maxAppendEntries/],
     ["fractional maxInflightMsgs", { maxInflightMsgs: 1.5 }, /maxInflightMsgs/],
+    ["negative snapshotLogRatio", { snapshotLogRatio: -1 }, /snapshotLogRatio must be a number >= 0/],
+    ["NaN snapshotLogRatio", { snapshotLogRatio: NaN }, /snapshotLogRatio/],
   ];
   for (const [what, over, msg] of bad) {
     test(`rejects: ${what}`, () => {

@@ -6,6 +6,7 @@ import { seededRandom } from "../../src/rng.ts";
 import { MemoryStorage } from "../../src/testing/memory-storage.ts";
 import { MemoryNetwork } from "../../src/testing/memory-transport.ts";
 import { TestCluster, testConfig } from "../../src/testing/raft-cluster.ts";
+import { CountFsm } from "./count-fsm.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -209,7 +210,7 @@ describe(`RaftNode (seed ${SEED})`, () => {
   });
 
   test("snapshots compact the log and a lagging node catches up from one", async () => {
-    const { c, leader } = await threeNodes({ snapshotThreshold: 10, compactionOverhead: 2 });
+    const { c, leader } = await threeNodes({ snapshotThreshold: 10, snapshotLogRatio: 0, compactionOverhead: 2 });
     const lagging = c.running().find((m) => m.id !== leader.id)!;
     await c.stopNode(lagging.id);
     for (let i = 0; i < 40; i++) await c.settle(leader.node.propose(enc(`e${i}`)));
@@ -225,6 +226,33 @@ describe(`RaftNode (seed ${SEED})`, () => {
     const again = await c.restartNode(leader.id);
     expect(again.fsm.items.length).toBe(40);
     expect(again.fsm.restores).toBe(1);
+  });
+
+  test("snapshotLogRatio spaces snapshots of a growing state by log bytes; a small state still snapshots every threshold", async () => {
+    const item = (i: number) => enc(`${String(i).padStart(4, "0")}${"x".repeat(96)}`);
+    const snapshotsAfter = async (ratio: number) => {
+      const { c, leader } = await threeNodes({ snapshotThreshold: 10, snapshotLogRatio: ratio, compactionOverhead: 2 });
+      for (let i = 0; i < 100; i++) await c.settle(leader.node.propose(item(i)));
+      const n = leader.node.metrics().snapshotsTaken;
+      await c.stopAll();
+      return n;
+    };
+    // Every item grows the list's snapshot by about what it adds to the log, so each snapshot waits for a
+    // log twice the size of the last: at about 10, 30 and 85 entries instead of every 10.
+    expect(await snapshotsAfter(0)).toBe(10);
+    const spaced = await snapshotsAfter(2);
+    expect(spaced).toBeGreaterThanOrEqual(2);
+    expect(spaced).toBeLessThanOrEqual(4);
+
+    const counting = new TestCluster({ size: 3, fsm: () => new CountFsm(), config: { snapshotThreshold: 10, snapshotLogRatio: 4 }, seed: SEED });
+    await counting.start();
+    try {
+      const l = await counting.waitForLeader();
+      for (let i = 0; i < 100; i++) await counting.settle(l.node.propose(item(i)));
+      expect(l.node.metrics().snapshotsTaken).toBe(10); // a few bytes of state: the count decides
+    } finally {
+      await counting.stopAll();
+    }
   });
 
   test("addVoter brings a new node in; removeNode takes one out; the cluster keeps committing", async () => {

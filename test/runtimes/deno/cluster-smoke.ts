@@ -7,7 +7,7 @@ import { failover } from "../../e2e/scenarios.ts";
 import { transportSmoke } from "../transport-smoke.ts";
 import { webSocketTransport } from "../../../runtimes/deno/mod.ts";
 
-const cluster = await ProcCluster.create({ runtimes: ["deno", "deno", "deno"], extraArgs: ["--snapshot-threshold", "16"] });
+const cluster = await ProcCluster.create({ runtimes: ["deno", "deno", "deno"], extraArgs: ["--snapshot-threshold", "16", "--snapshot-log-ratio", "0"] });
 let ok = false;
 try {
   await transportSmoke(webSocketTransport, "deno");

@@ -10,7 +10,7 @@ import { webSocketTransport } from "../../../runtimes/node/mod.ts";
 
 const entry = ".tmp/node-smoke/node-entry.js";
 buildNodeEntry(entry);
-const cluster = await ProcCluster.create({ runtimes: ["node", "node", "node"], nodeEntry: entry, extraArgs: ["--snapshot-threshold", "16"] });
+const cluster = await ProcCluster.create({ runtimes: ["node", "node", "node"], nodeEntry: entry, extraArgs: ["--snapshot-threshold", "16", "--snapshot-log-ratio", "0"] });
 let ok = false;
 try {
   await transportSmoke(webSocketTransport, "node", WebSocket as unknown as new (url: string) => globalThis.WebSocket);
