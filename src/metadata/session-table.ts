@@ -23,7 +23,7 @@ interface Session {
 
 export type SessionLookup = { kind: "new" } | { kind: "duplicate"; result: ApplyResult } | { kind: "stale"; floor: number };
 
-/** Snapshot form: [clientId, floor, [[seq, result], ...]] in least-recently-used-first order. */
+/** Snapshot form: [clientId, floor, [[seq, result], ...]] in least-recently-used-first order (results in apply order). */
 export type SessionSnapshot = [string, number, [number, ApplyResult][]][];
 
 export class SessionTable {
@@ -37,10 +37,9 @@ export class SessionTable {
   lookup(clientId: string, seq: number): SessionLookup {
     const s = this.#sessions.get(clientId);
     if (!s) return { kind: "new" };
-    const result = s.results.get(seq);
-    if (result) return { kind: "duplicate", result };
     if (seq < s.floor) return { kind: "stale", floor: s.floor };
-    return { kind: "new" };
+    const result = s.results.get(seq);
+    return result ? { kind: "duplicate", result } : { kind: "new" };
   }
 
   record(clientId: string, seq: number, ackBelow: number | undefined, result: ApplyResult): void {
@@ -50,7 +49,14 @@ export class SessionTable {
     this.#sessions.set(clientId, s);
     if (ackBelow !== undefined && ackBelow > s.floor) {
       s.floor = ackBelow;
-      for (const k of [...s.results.keys()]) if (k < ackBelow) s.results.delete(k);
+      // Drop acknowledged results from the oldest on, stopping at the first one still wanted: O(1) per result
+      // instead of a scan of every kept result per apply (with 256 writes in flight, a few µs per write on
+      // every node). Apply order is seq order except for retries; a retried result behind a newer one goes
+      // once it reaches the front (or by the size bound), and lookup answers nothing below the floor.
+      for (const k of s.results.keys()) {
+        if (k >= ackBelow) break;
+        s.results.delete(k);
+      }
     }
     s.results.set(seq, result);
     while (s.results.size > this.limits.maxResultsPerClient) {

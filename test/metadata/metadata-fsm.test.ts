@@ -300,6 +300,23 @@ describe("versions, compare-and-set and exactly-once", () => {
     expect(d.raw(cmd("a", 6)).ok).toBe(true); // treated as new: the bound's documented price
     expect(d.fsm.getBroker(1)!.lastHeartbeat).toBe(before);
   });
+
+  test("results applied out of seq order (a retry) are still refused below the floor and answered above it", () => {
+    const fsm = new MetadataFSM();
+    const d = new FsmDriver(fsm);
+    const cmd = (seq: number, ackBelow?: number) =>
+      encodeCommand({ clientId: "a", seq, ...(ackBelow ? { ackBelow } : {}), op: { type: "updateBrokerStatus", brokerId: 1, status: "ALIVE", at: seq } });
+    d.ok(reg(1));
+    d.raw(cmd(3));
+    d.raw(cmd(1)); // applied after 3, as a retried request would be
+    d.raw(cmd(4, 2)); // acknowledges seq 1
+    const at = d.fsm.getBroker(1)!.lastHeartbeat;
+    expect(d.raw(cmd(1))).toMatchObject({ ok: false, error: { code: "Conflict" } });
+    expect(d.raw(cmd(3)).ok).toBe(true); // a duplicate: answered from the table, not applied again
+    expect(d.fsm.getBroker(1)!.lastHeartbeat).toBe(at);
+    d.raw(cmd(5, 5)); // acknowledges 3 and 4: the straggler behind them goes too
+    expect(d.raw(cmd(3))).toMatchObject({ ok: false, error: { code: "Conflict" } });
+  });
 });
 
 describe("snapshots", () => {
