@@ -43,7 +43,7 @@ export class ProposalPacer {
    * last round was a batch (the leader is under load, so the proposal may linger).
    */
   shouldHold(raw: RawNode): boolean {
-    return this.held.length > 0 || raw.leadingUncommitted || (this.o.lingerMs > 0 && this.lastRound > 1 && raw.role === "leader");
+    return this.held.length > 0 || raw.roundInFlight() || (this.o.lingerMs > 0 && this.lastRound > 1 && raw.role === "leader");
   }
 
   /** Queues `p`; returns true when the held proposals should go now (the caller then runs the Ready loop). */
@@ -76,7 +76,7 @@ export class ProposalPacer {
     const n = this.held.length;
     if (n === 0) return false;
     if (n >= this.o.cap || raw.role !== "leader") return true;
-    if (raw.leadingUncommitted) return false;
+    if (raw.roundInFlight()) return false;
     if (this.o.lingerMs <= 0 || n >= this.lastRound) return true;
     if (!this.linger) {
       const linger: { over: boolean } = (this.linger = { over: false });

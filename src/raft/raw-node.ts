@@ -117,12 +117,12 @@ export class RawNode {
   }
 
   /**
-   * Whether this node leads and holds entries that are not committed yet (a replication round in flight).
-   * Counts every acknowledgement stepped in so far: the leader commits lazily, at the next ready(), so this
-   * commits what they cover now. The driver then sees a round commit before it picks the next round's
-   * proposals, and one Ready carries both.
+   * Commits what the acknowledgements stepped in so far cover, then says whether this node leads and still
+   * holds entries that are not committed (a replication round in flight). The leader otherwise commits
+   * lazily, at the next ready(); committing here lets the driver see a round commit before it picks the
+   * next round's proposals, so one Ready carries both. A method, not a getter, because it changes state.
    */
-  get leadingUncommitted(): boolean {
+  roundInFlight(): boolean {
     const r = this.raft;
     if (r.role !== "leader") return false;
     if (r.needFlush) maybeCommit(r);

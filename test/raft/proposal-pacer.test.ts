@@ -6,8 +6,8 @@ import type { RawNode } from "../../src/raft/raw-node.ts";
 import { ManualClock } from "../../src/testing/manual-clock.ts";
 
 function setup(lingerMs = 2, cap = 64) {
-  const core = { role: "leader", leadingUncommitted: false };
-  const raw = core as unknown as RawNode;
+  const core = { role: "leader", inFlight: false };
+  const raw = { get role() { return core.role; }, roundInFlight: () => core.inFlight } as unknown as RawNode;
   const clock = new ManualClock();
   let wakes = 0;
   const pacer = new ProposalPacer({ cap, lingerMs, clock, wake: () => wakes++ });
@@ -34,18 +34,18 @@ test("a lone client's proposal never waits", () => {
 
 test("proposals wait while a round is in flight and go together once it commits", () => {
   const { core, propose, pacer, raw } = setup();
-  core.leadingUncommitted = true;
+  core.inFlight = true;
   expect(propose(10)).toBe(0);
   expect(pacer.take(raw)).toHaveLength(0);
-  core.leadingUncommitted = false;
+  core.inFlight = false;
   expect(pacer.take(raw)).toHaveLength(10);
 });
 
 test("after a batch, a smaller next round lingers until a round's worth waits", () => {
   const { core, propose, pacer, raw, clock, wakes } = setup();
-  core.leadingUncommitted = true;
+  core.inFlight = true;
   propose(10);
-  core.leadingUncommitted = false;
+  core.inFlight = false;
   expect(pacer.take(raw)).toHaveLength(10); // last round: 10
   expect(propose(9)).toBe(0); // under load: held even with nothing in flight
   expect(pacer.take(raw)).toHaveLength(0);
@@ -60,9 +60,9 @@ test("after a batch, a smaller next round lingers until a round's worth waits", 
 
 test("a linger ends after lingerMs with whatever waits, and the next lone proposal goes at once", () => {
   const { core, propose, pacer, raw, clock, wakes } = setup(2);
-  core.leadingUncommitted = true;
+  core.inFlight = true;
   propose(20);
-  core.leadingUncommitted = false;
+  core.inFlight = false;
   pacer.take(raw);
   propose(1);
   expect(pacer.take(raw)).toHaveLength(0);
@@ -76,10 +76,10 @@ test("a linger ends after lingerMs with whatever waits, and the next lone propos
 
 test("a full message goes at once, lingering or not; a follower hands everything over", () => {
   const { core, propose, pacer, raw } = setup(2, 8);
-  core.leadingUncommitted = true;
+  core.inFlight = true;
   propose(8);
   expect(pacer.take(raw)).toHaveLength(8); // cap reached while a round is in flight
-  core.leadingUncommitted = false;
+  core.inFlight = false;
   propose(1);
   expect(pacer.take(raw)).toHaveLength(0); // lingers (last round 8)
   core.role = "follower";
@@ -88,9 +88,9 @@ test("a full message goes at once, lingering or not; a follower hands everything
 
 test("lingerMs 0 turns lingering off", () => {
   const { core, propose, pacer, raw, wakes } = setup(0);
-  core.leadingUncommitted = true;
+  core.inFlight = true;
   propose(10);
-  core.leadingUncommitted = false;
+  core.inFlight = false;
   expect(pacer.take(raw)).toHaveLength(10);
   expect(propose(1)).toBe(1);
   expect(wakes()).toBe(0);
