@@ -130,7 +130,7 @@ export class FileStorage extends MirroredLogStorage implements Storage {
       const bytes = frames[n];
       let seg = this.segments.at(-1);
       if (!seg || (seg.size > 0 && seg.size + bytes.length > this.segmentBytes)) {
-        seg = { first: e.index, path: segmentPath(this.dir, e.index), size: 0, fresh: true };
+        seg = { first: e.index, path: segmentPath(this.dir, e.index), size: 0, allocated: 0, fresh: true };
         this.segments.push(seg);
       }
       const w = writes.at(-1);
@@ -341,6 +341,7 @@ export class FileStorage extends MirroredLogStorage implements Storage {
       const fh = await this.handle(seg);
       await fh.truncate(offset);
       await fh.datasync();
+      seg.allocated = offset;
     }
     const appends = ops as Extract<DiskOp, { kind: "append" }>[];
     const writes = appends.flatMap((o) => o.writes);
@@ -357,6 +358,7 @@ export class FileStorage extends MirroredLogStorage implements Storage {
       const bytes = parts.length === 1 ? parts[0] : concat(parts);
       writeAll(fh, bytes, writes[i].offset);
       this.stats.bytes += bytes.length;
+      this.zeroAhead(fh, seg, writes[i].offset + bytes.length);
       if (sync || j < writes.length) {
         // Each segment is synced before the next one gets data, so only the newest can hold a torn tail.
         await fh.datasync();
@@ -373,6 +375,24 @@ export class FileStorage extends MirroredLogStorage implements Storage {
     }
   }
 
+  /**
+   * After a write that ended at `end`, keeps ZERO_AHEAD_BYTES of zeros written past the records (never
+   * past segmentBytes). Appends then overwrite blocks the file already holds, and an fdatasync that does
+   * not change the file's size skips ext4's journal commit: it took half the CPU and half the time of one
+   * that grows the file (75 against 150 µs of CPU, 160 against 350 µs, for 17 KB appends on this VM). The
+   * size changes once per ZERO_AHEAD_BYTES of log instead of at every append. Recovery reads the zeros as
+   * the end of the segment (record-file.ts).
+   */
+  private zeroAhead(fh: FileHandle, seg: Segment, end: number): void {
+    if (end <= seg.allocated) return;
+    const target = Math.max(end, Math.min(end + ZERO_AHEAD_BYTES, this.segmentBytes));
+    zeros ??= new Uint8Array(ZERO_CHUNK_BYTES);
+    for (let at = end; at < target; at += ZERO_CHUNK_BYTES) {
+      writeAll(fh, zeros.subarray(0, Math.min(ZERO_CHUNK_BYTES, target - at)), at);
+    }
+    seg.allocated = target;
+  }
+
   private async handle(seg: Segment): Promise<FileHandle> {
     if (!seg.handle) {
       seg.handle = await open(seg.path, seg.fresh ? "w+" : "r+");
@@ -386,6 +406,12 @@ export class FileStorage extends MirroredLogStorage implements Storage {
   }
 
 }
+
+/** Zeros kept written past a segment's last record (see FileStorage.zeroAhead). */
+const ZERO_AHEAD_BYTES = 1 << 20;
+const ZERO_CHUNK_BYTES = 64 << 10;
+/** One chunk of zeros, allocated at the first append (not at start, so an idle node stays small). */
+let zeros: Uint8Array | undefined;
 
 /**
  * A synchronous pwrite: it only copies into the page cache (microseconds), where the promise API costs a

@@ -4,7 +4,8 @@
  *   [u32 LE payload length][u32 LE CRC-32C of the payload][u32 LE CRC-32C of the first 8 bytes][payload]
  *
  * The header checks itself, so recovery can tell "a record starts here" from noise at any byte offset
- * cheaply, and a zero-filled tail never passes as a record.
+ * cheaply, and a zero-filled tail never passes as a record. Segments are zero-filled ahead of their
+ * records (file-storage.ts), so a tail of zeros after the last record is the expected end of a segment.
  */
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -79,15 +80,25 @@ export interface ScannedRecord {
 
 export interface ScanResult {
   records: ScannedRecord[];
-  /** Bytes of valid records; less than the file's size when a torn tail was found. */
+  /** Bytes of valid records; less than the file's size past a torn tail or the zeros written ahead. */
   validBytes: number;
+  /** Everything after validBytes is zeros: space written ahead of the records, nothing to repair. */
+  zeroTail: boolean;
+}
+
+function allZero(buf: Uint8Array, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 /**
- * Reads every record of one segment. A bad record with no intact record anywhere after it is a torn
- * write (a crash before its fdatasync returned): when `tailAllowed` (the newest segment), scanning stops
- * there and `validBytes` says where to truncate. Anything else is damage to acknowledged data and throws
- * Corrupt naming the file and byte offset, because dropping it silently could lose committed entries.
+ * Reads every record of one segment. Zeros after the last record are space written ahead (any segment).
+ * A bad record with no intact record anywhere after it is a torn write (a crash before its fdatasync
+ * returned): when `tailAllowed` (the newest segment), scanning stops there and `validBytes` says where to
+ * truncate. Anything else is damage to acknowledged data and throws Corrupt naming the file and byte
+ * offset, because dropping it silently could lose committed entries. (A zeroed run of acknowledged records
+ * at the end of an older segment passes here, but then the next segment does not continue its indexes,
+ * which recovery refuses.)
  */
 export function scanRecords(buf: Uint8Array, file: string, tailAllowed: boolean): ScanResult {
   const records: ScannedRecord[] = [];
@@ -99,8 +110,9 @@ export function scanRecords(buf: Uint8Array, file: string, tailAllowed: boolean)
       offset += HEADER_BYTES + payload.length;
       continue;
     }
+    if (allZero(buf, offset)) return { records, validBytes: offset, zeroTail: true };
     const isTail = !intactRecordAfter(buf, offset);
-    if (isTail && tailAllowed) return { records, validBytes: offset };
+    if (isTail && tailAllowed) return { records, validBytes: offset, zeroTail: false };
     throw new StreamBusError(
       "Corrupt",
       `${file}: damaged record at byte offset ${offset}` +
@@ -110,7 +122,7 @@ export function scanRecords(buf: Uint8Array, file: string, tailAllowed: boolean)
       { file, offset },
     );
   }
-  return { records, validBytes: offset };
+  return { records, validBytes: offset, zeroTail: true };
 }
 
 /**

@@ -21,8 +21,13 @@ export interface Segment {
   /** Index of the first entry the file holds (its name). */
   first: number;
   path: string;
-  /** Bytes once every queued write has landed. */
+  /** Bytes of records once every queued write has landed. */
   size: number;
+  /**
+   * The file's length as the disk writer left it: its records, then zeros written ahead of them (see
+   * ZERO_AHEAD_BYTES in file-storage.ts). Only the writer and recovery touch it.
+   */
+  allocated: number;
   /** Created by a queued write and not on disk yet: the writer creates it and syncs the directory. */
   fresh: boolean;
   handle?: FileHandle;
@@ -165,16 +170,17 @@ export async function recoverLog(dir: string): Promise<RecoveredLog> {
 async function loadSegment(r: RecoveredLog, path: string, newest: boolean): Promise<void> {
   const first = Number(SEGMENT_NAME.exec(path.slice(path.length - 24))![1]);
   const buf = await readFile(path);
-  const { records, validBytes } = scanRecords(buf, path, newest);
-  const seg: Segment = { first, path, size: validBytes, fresh: false };
+  const { records, validBytes, zeroTail } = scanRecords(buf, path, newest);
+  const seg: Segment = { first, path, size: validBytes, allocated: buf.length, fresh: false };
   r.segments.push(seg);
-  if (validBytes < buf.length) {
+  if (validBytes < buf.length && !zeroTail) {
     // A write that was never acknowledged (its fdatasync never returned): cut it off so appends continue
     // from intact data.
     r.recovery = { tornBytes: buf.length - validBytes, file: path };
     seg.handle = await open(path, "r+");
     await seg.handle.truncate(validBytes);
     await seg.handle.datasync();
+    seg.allocated = validBytes;
   }
   const last = r.first + r.log.length - 1;
   if (r.log.length > 0 && first !== last + 1) {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileStorage } from "../../runtimes/node/file-storage.ts";
 import type { ConfState } from "../../src/raft/types.ts";
 import { makeEntries } from "../../src/testing/conformance/storage.ts";
+import { trimToRecords } from "./segment-files.ts";
 
 const conf: ConfState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const root = mkdtempSync(join(tmpdir(), "streambus-hs-"));
@@ -118,6 +119,7 @@ test("a torn hard state record at the tail is cut off; the previous hard state s
   await s.setHardState({ term: 1, vote: 1, commit: 2 });
   await s.close();
   const seg = readdirSync(dir).find((f) => f.endsWith(".log"))!;
+  trimToRecords(join(dir, seg));
   appendFileSync(join(dir, seg), new Uint8Array([9, 0, 0, 0, 1, 2, 3])); // half a record
   const again = fileStorage(dir);
   const init = await again.open();

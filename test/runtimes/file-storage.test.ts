@@ -8,6 +8,7 @@ import { cbor } from "../../runtimes/node/segment-log.ts";
 import { isStreamBusError, type StreamBusError } from "../../src/errors.ts";
 import type { ConfState } from "../../src/raft/types.ts";
 import { makeEntries, runStorageConformance } from "../../src/testing/conformance/storage.ts";
+import { trimToRecords } from "./segment-files.ts";
 
 const conf: ConfState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 
@@ -33,13 +34,18 @@ function logFiles(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith(".log")).sort().map((f) => join(dir, f));
 }
 
-async function filled(name: string, count: number, opts?: { segmentBytes: number }): Promise<string> {
+/**
+ * A log of `count` entries. Its segments are trimmed to their records unless `zerosAhead`, so the tests
+ * below can damage "the last record" at the end of the file.
+ */
+async function filled(name: string, count: number, opts?: { segmentBytes: number }, zerosAhead = false): Promise<string> {
   const dir = join(root, name);
   const s = fileStorage(dir, opts);
   await s.open();
   await s.append(makeEntries(1, count, 1, 40));
   await s.setHardState({ term: 1, vote: 1, commit: count });
   await s.close();
+  if (!zerosAhead) for (const f of logFiles(dir)) trimToRecords(f);
   return dir;
 }
 
@@ -64,6 +70,63 @@ test("a record is 12 header bytes plus the CBOR entry, back to back", async () =
   const dir = await filled("format", 3);
   const [file] = logFiles(dir);
   expect(statSync(file).size).toBe(3 * RECORD);
+});
+
+test("a segment keeps 1 MiB of zeros written past its records: reopening keeps them, appends overwrite them", async () => {
+  const MiB = 1 << 20;
+  const dir = await filled("zeros-ahead", 3, undefined, true);
+  const [file] = logFiles(dir);
+  const end = 3 * RECORD; // three entries (term and vote went to the hardstate file)
+  let buf = readFileSync(file);
+  expect(buf.length).toBe(end + MiB);
+  expect(buf.subarray(end).every((b) => b === 0)).toBe(true);
+  const s = fileStorage(dir);
+  expect((await s.open()).entries).toEqual(makeEntries(1, 3, 1, 40));
+  expect(s.recovery.tornBytes).toBe(0);
+  expect(statSync(file).size).toBe(end + MiB); // nothing cut
+  await s.append(makeEntries(4, 5, 1, 40)); // lands in the zeros: the file's size does not change
+  await s.close();
+  buf = readFileSync(file);
+  expect(buf.length).toBe(end + MiB);
+  expect(buf.subarray(end + 2 * RECORD).every((b) => b === 0)).toBe(true);
+  const again = fileStorage(dir);
+  expect((await again.open()).entries).toEqual(makeEntries(1, 5, 1, 40));
+  await again.close();
+  // A record after the zeros means they are not the end: damage, not space written ahead.
+  appendFileSync(file, frameRecord(new Uint8Array([1, 2, 3])));
+  await expectCorrupt(dir, file, end + 2 * RECORD);
+});
+
+test("zeros ahead stop at the segment size; older segments with zeros open", async () => {
+  const opts = { segmentBytes: 3 * RECORD };
+  const dir = await filled("zeros-tiny", 8, opts, true);
+  const files = logFiles(dir);
+  expect(files.length).toBeGreaterThan(2);
+  for (const f of files) expect(statSync(f).size).toBeLessThanOrEqual(3 * RECORD);
+  const s = fileStorage(dir, opts);
+  expect((await s.open()).entries).toEqual(makeEntries(1, 8, 1, 40));
+  expect(s.recovery.tornBytes).toBe(0);
+  await s.close();
+});
+
+test("a torn record written into the zeros is cut off with them; appends continue", async () => {
+  const dir = await filled("zeros-torn", 3, undefined, true);
+  const [file] = logFiles(dir);
+  const end = 3 * RECORD;
+  const size = statSync(file).size;
+  const buf = readFileSync(file);
+  frameRecord(new Uint8Array(40).fill(7)).slice(0, 30).forEach((b, i) => (buf[end + i] = b)); // half a record
+  writeFileSync(file, buf);
+  const s = fileStorage(dir);
+  expect((await s.open()).entries).toEqual(makeEntries(1, 3, 1, 40));
+  expect(s.recovery).toEqual({ tornBytes: size - end, file });
+  expect(statSync(file).size).toBe(end);
+  await s.append(makeEntries(4, 4, 1, 40));
+  await s.close();
+  const again = fileStorage(dir);
+  expect((await again.open()).entries).toEqual(makeEntries(1, 4, 1, 40));
+  expect(again.recovery.tornBytes).toBe(0);
+  await again.close();
 });
 
 test("segments written before entries were direct CBOR tuples (cbor-x's tagged byte strings) still open", async () => {
@@ -98,7 +161,7 @@ test("a torn last record (cut short) is truncated away and appends continue", as
   await again.close();
 });
 
-test("a last record with a bad checksum, or a zero-filled tail, is truncated away", async () => {
+test("a last record with a bad checksum is truncated away, with what follows; a zero-filled tail is kept", async () => {
   const dir = await filled("torn-crc", 5);
   const [file] = logFiles(dir);
   const buf = readFileSync(file);
@@ -111,7 +174,8 @@ test("a last record with a bad checksum, or a zero-filled tail, is truncated awa
   appendFileSync(logFiles(z)[0], Buffer.alloc(10_000));
   const s2 = fileStorage(z);
   expect((await s2.open()).entries.length).toBe(3);
-  expect(s2.recovery.tornBytes).toBe(10_000);
+  expect(s2.recovery.tornBytes).toBe(0); // zeros: space written ahead, not damage
+  expect(statSync(logFiles(z)[0]).size).toBe(3 * RECORD + 10_000);
   await s2.close();
   const g = await filled("torn-garbage", 3);
   const noise = new Uint8Array(5000);
@@ -164,7 +228,7 @@ test("segments roll at the size limit and covered ones are deleted after a snaps
 
 test("a crash between writing a snapshot and dropping segments recovers like the finished call", async () => {
   for (const [term, want] of [[1, makeEntries(9, 12, 1, 40)], [7, []]] as const) {
-    const dir = await filled(`snap-crash-${term}`, 12, { segmentBytes: 4 * RECORD });
+    const dir = await filled(`snap-crash-${term}`, 12, { segmentBytes: 4 * RECORD }, true);
     const saved = new Map(logFiles(dir).map((f) => [f, readFileSync(f)]));
     const s = fileStorage(dir, { segmentBytes: 4 * RECORD });
     await s.open();
