@@ -409,7 +409,7 @@ export class FileStorage extends MirroredLogStorage implements Storage {
 
 /** Zeros kept written past a segment's last record (see FileStorage.zeroAhead). */
 const ZERO_AHEAD_BYTES = 1 << 20;
-const ZERO_CHUNK_BYTES = 64 << 10;
+const ZERO_CHUNK_BYTES = 16 << 10;
 /** One chunk of zeros, allocated at the first append (not at start, so an idle node stays small). */
 let zeros: Uint8Array | undefined;
 
