@@ -74,6 +74,11 @@ try {
     const row = { conc };
     for (const [name, rs] of Object.entries(runs)) row[name] = [...rs].sort((a, b) => a.ops_per_s - b.ops_per_s)[(rs.length - 1) >> 1];
     row.bad = Object.values(runs).flat().reduce((n, r) => n + (r.bad ?? 0), 0);
+    // The i-th runs of the two systems ran back to back, so their ratio sees the same machine: the median
+    // of these is steadier than the ratio of the two medians when other jobs come and go.
+    if (runs.streambus?.length && runs.etcd?.length) {
+      row.pairs = runs.streambus.map((r, i) => r.ops_per_s / runs.etcd[i].ops_per_s).filter((x) => Number.isFinite(x));
+    }
     rows.push(row);
   }
   if (repeat > 1) console.log(`\n(each row: the run with the median ops/s of ${repeat} per system)`);
@@ -87,6 +92,16 @@ try {
     const p50r = s && e ? (Number(s.p50_ms) / Number(e.p50_ms)).toFixed(2) + "x" : "-";
     const ceil = n && e && e.ops_per_s ? (n.ops_per_s / e.ops_per_s).toFixed(2) + "x" : "-";
     console.log(`${pad(r.conc, 5)} | ${pad(s?.ops_per_s, 16)} ${pad(s?.p50_ms, 6)} ${pad(s?.p99_ms, 7)} | ${pad(e?.ops_per_s, 16)} ${pad(e?.p50_ms, 6)} ${pad(e?.p99_ms, 7)} | ${pad(ratio, 11)} ${pad(p50r, 5)} | ${pad(n?.ops_per_s, 11)} ${pad(ceil, 11)}`);
+  }
+  if (repeat > 1 && rows.some((r) => r.pairs?.length)) {
+    console.log("\npaired ratios (StreamBus/etcd of runs made back to back, so both saw the same machine):");
+    for (const r of rows) {
+      if (!r.pairs?.length) continue;
+      const sorted = [...r.pairs].sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+      console.log(`${pad(r.conc, 5)} | ${r.pairs.map((x) => x.toFixed(2) + "x").join(" ")}  median ${median.toFixed(2)}x`);
+    }
   }
   if (rows.some((r) => r.noop)) {
     console.log("\nno-op: the same load generator against a server that does nothing (scripts/bench/noop-server.ts): the most any");
