@@ -25,6 +25,13 @@ for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => { cleanupAll(); proce
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** Polls `fn` until it returns a truthy value; throws naming `what` after `ms`. */
 export async function waitFor(fn, what, ms = 20_000, every = 20) {
   const deadline = Date.now() + ms;

@@ -9,7 +9,7 @@
 // Unless --no-ceiling, the same load also drives a server that does nothing (scripts/bench/noop-server.ts):
 // the load generator's own ceiling on this machine, which bounds every ratio that can be measured here.
 import { cpus } from "node:os";
-import { cleanupAll, cliFlags, etcdVersion, runLoad, startEtcd, startNoopServer, startStreamBus } from "./bench-procs.mjs";
+import { cleanupAll, cliFlags, etcdVersion, median, runLoad, startEtcd, startNoopServer, startStreamBus } from "./bench-procs.mjs";
 
 const args = process.argv.slice(2);
 const flag = cliFlags("usage: node scripts/bench/etcd.mjs [--seconds 8] [--conc 1,16,64,256] [--runtime bun] [--warmup 15] [--only streambus|etcd] [--log-level info] [--no-ceiling] [--client raw|node-http] [--repeat 1]");
@@ -97,10 +97,7 @@ try {
     console.log("\npaired ratios (StreamBus/etcd of runs made back to back, so both saw the same machine):");
     for (const r of rows) {
       if (!r.pairs?.length) continue;
-      const sorted = [...r.pairs].sort((a, b) => a - b);
-      const mid = sorted.length >> 1;
-      const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-      console.log(`${pad(r.conc, 5)} | ${r.pairs.map((x) => x.toFixed(2) + "x").join(" ")}  median ${median.toFixed(2)}x`);
+      console.log(`${pad(r.conc, 5)} | ${r.pairs.map((x) => x.toFixed(2) + "x").join(" ")}  median ${median(r.pairs).toFixed(2)}x`);
     }
   }
   if (rows.some((r) => r.noop)) {
